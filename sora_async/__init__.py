@@ -1,0 +1,60 @@
+"""sora_async: an asyncio SDK for Sora-2 video generation services.
+
+>>> from sora_async import AsyncSoraClient
+>>> async def main() -> None:  # doctest: +SKIP
+...     async with AsyncSoraClient.simulated() as client:
+...         job = await client.generate("a paper boat on a rainy street")
+...         print(job.video_url)
+"""
+
+from ._batch import BatchProgress
+from ._client import AsyncSoraClient
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConcurrencyLimitError,
+    DailyLimitError,
+    InsufficientCreditsError,
+    InvalidRequestError,
+    JobFailedError,
+    NotFoundError,
+    RateLimitError,
+    ResponseParseError,
+    ServerError,
+    SoraError,
+    WaitTimeoutError,
+)
+from ._models import BatchItem, BatchResult, GenerationRequest, Job, JobStatus, Quota, Video
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncSoraClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "BatchItem",
+    "BatchProgress",
+    "BatchResult",
+    "ConcurrencyLimitError",
+    "DailyLimitError",
+    "GenerationRequest",
+    "InsufficientCreditsError",
+    "InvalidRequestError",
+    "Job",
+    "JobFailedError",
+    "JobStatus",
+    "NotFoundError",
+    "Quota",
+    "RateLimitError",
+    "ResponseParseError",
+    "ServerError",
+    "SoraError",
+    "Video",
+    "WaitTimeoutError",
+]

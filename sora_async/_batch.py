@@ -1,0 +1,325 @@
+"""The results aggregator: stream prompts in, submit a bounded number at once, and hand out
+a :class:`BatchItem` for each as it ends.
+
+Prompts are read lazily (a million-line file is never held in memory), submissions in
+flight are bounded, unfinished jobs are bounded, and finished jobs come from the client's
+shared poll scheduler. A bad item never raises: failures, errors and quota skips are items.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import AsyncIterable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._errors import APIConnectionError, DailyLimitError, SoraError
+from ._models import BatchItem, BatchStatus, GenerationRequest, Job, JobStatus, Quota
+
+if TYPE_CHECKING:
+    from ._client import AsyncSoraClient
+    from ._scheduler import PollScheduler
+
+__all__ = [
+    "BatchJournal",
+    "BatchProgress",
+    "BatchRunner",
+    "ProgressCallback",
+    "PromptSource",
+    "Recall",
+]
+
+Prompt = str | GenerationRequest
+PromptSource = Iterable[Prompt] | AsyncIterable[Prompt]
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """A snapshot for a progress display, sent on every change."""
+
+    read: int
+    submitting: int
+    queued: int
+    processing: int
+    completed: int
+    failed: int
+    skipped: int
+    errors: int
+    source_done: bool
+    requests_sent: int
+    quota: Quota
+    queue_positions: tuple[int, ...] = field(default=())
+
+    @property
+    def finished(self) -> int:
+        return self.completed + self.failed + self.skipped + self.errors
+
+
+ProgressCallback = Callable[[BatchProgress], None]
+
+
+@dataclass(frozen=True)
+class Recall:
+    """What a journal remembers of one prompt from an earlier run."""
+
+    item: BatchItem | None = None  # it ended: hand it out again, with no request
+    job: Job | None = None  # it was submitted: follow this job, never submit again
+    unknown: str | None = None  # a submit whose outcome is unknown: why
+
+
+class BatchJournal(Protocol):
+    """Durable memory of a batch, so that a re-run resumes instead of resubmitting.
+
+    Every call is made before the batch moves on: ``intent`` before a submit is sent and
+    ``submitted`` right after the server gave the job id.
+    """
+
+    def recall(self, index: int, request: GenerationRequest) -> Recall | None: ...
+
+    def intent(self, index: int, request: GenerationRequest) -> None: ...
+
+    def submitted(self, index: int, job: Job) -> None: ...
+
+    def unknown(self, index: int, reason: str) -> None: ...
+
+    def updated(self, index: int, job: Job) -> None: ...
+
+    def ended(self, item: BatchItem) -> None: ...
+
+
+class BatchRunner:
+    """One batch run. :meth:`start` returns the stream its items arrive on."""
+
+    def __init__(
+        self,
+        *,
+        client: AsyncSoraClient,
+        scheduler: PollScheduler,
+        max_submitting: int,
+        max_unfinished: int = 10_000,
+        on_progress: ProgressCallback | None = None,
+        journal: BatchJournal | None = None,
+        resubmit_unknown: bool = False,
+    ) -> None:
+        self._client = client
+        self._journal = journal
+        self._resubmit_unknown = resubmit_unknown
+        self._scheduler = scheduler
+        self._submit_slots = anyio.Semaphore(max(1, max_submitting))
+        self._unfinished_slots = anyio.Semaphore(max(1, max_unfinished))
+        self._on_progress = on_progress
+        self._scope = anyio.CancelScope()
+        self._untrack: dict[str, Callable[[], None]] = {}
+        self._status: dict[str, JobStatus] = {}
+        self._positions: dict[str, int] = {}
+        self._counts: Counter[str] = Counter()
+        self._read = 0
+        self._submitting = 0
+        self._source_done = False
+        self._daily_spent: DailyLimitError | None = None
+        self._send: MemoryObjectSendStream[BatchItem] | None = None
+        self._outstanding = 0  # read but not yet handed out
+        self._all_ended = anyio.Event()
+
+    def start(
+        self, group: anyio.abc.TaskGroup, prompts: PromptSource, params: dict[str, Any]
+    ) -> MemoryObjectReceiveStream[BatchItem]:
+        send, receive = anyio.create_memory_object_stream[BatchItem](math.inf)
+        self._send = send
+        group.start_soon(self._run, prompts, params)
+        return receive
+
+    def cancel(self) -> None:
+        """Stop submitting and polling for this batch (safe from any task)."""
+        self._scope.cancel()
+
+    async def _run(self, prompts: PromptSource, params: dict[str, Any]) -> None:
+        assert self._send is not None
+        with self._scope:
+            async with self._send, anyio.create_task_group() as group:
+                index = 0
+                async for prompt in _aiter(prompts):
+                    self._read += 1
+                    self._outstanding += 1
+                    await self._unfinished_slots.acquire()
+                    await self._submit_slots.acquire()
+                    self._submitting += 1
+                    group.start_soon(self._submit, index, prompt, params)
+                    index += 1
+                self._source_done = True
+                self._progress()
+                if self._outstanding == 0:
+                    self._all_ended.set()
+                await self._all_ended.wait()
+        for untrack in list(self._untrack.values()):
+            untrack()
+        self._untrack.clear()
+
+    async def _submit(self, index: int, prompt: Prompt, params: dict[str, Any]) -> None:
+        from ._client import make_request
+
+        request: GenerationRequest | None = None
+        try:
+            request = make_request(prompt, params)
+            if self._resume(index, request):
+                return
+            if self._daily_spent is not None:
+                raise self._daily_spent
+            if self._journal is not None:
+                self._journal.intent(index, request)
+            job = await self._client.submit(request)
+        except DailyLimitError as error:
+            self._daily_spent = error
+            self._emit(index, prompt, request, "skipped", error=_skip_reason(error), reset=error)
+        except SoraError as error:
+            text = _error_text(error)
+            if self._journal is not None and request is not None and _maybe_submitted(error):
+                self._journal.unknown(index, text)
+            self._emit(index, prompt, request, "error", error=text)
+        else:
+            if self._journal is not None:
+                self._journal.submitted(index, job)
+            self._follow(index, request, job)
+        finally:
+            self._submitting -= 1
+            self._submit_slots.release()
+
+    def _resume(self, index: int, request: GenerationRequest) -> bool:
+        """Pick up what an earlier run left; ``True`` when nothing is to be submitted."""
+        recall = self._journal.recall(index, request) if self._journal else None
+        if recall is None:
+            return False
+        if recall.item is not None:
+            self._hand_out(recall.item)
+        elif recall.job is not None:
+            self._follow(index, request, recall.job)
+        elif recall.unknown is not None and not self._resubmit_unknown:
+            text = f"{recall.unknown} [submission outcome unknown: not resent]"
+            self._emit(index, request, request, "error", error=text)
+        else:
+            return False
+        return True
+
+    def _follow(self, index: int, request: GenerationRequest, job: Job) -> None:
+        self._status[job.id] = job.status
+        self._progress()
+
+        def listener(state: Job, error: SoraError | None) -> None:
+            if error is not None:
+                # The job id is kept: the item says why tracking stopped.
+                self._done(job.id)
+                self._emit(index, request, request, "error", job=state, error=_error_text(error))
+            elif state.is_terminal:
+                self._done(job.id)
+                status: BatchStatus = (
+                    "completed" if state.status is JobStatus.COMPLETED else "failed"
+                )
+                self._emit(index, request, request, status, job=state, error=state.error)
+            else:
+                self._status[job.id] = state.status
+                if self._journal is not None:
+                    self._journal.updated(index, state)
+                if state.queue_position:
+                    self._positions[job.id] = state.queue_position
+                self._progress()
+
+        if job.is_terminal:
+            listener(job, None)
+        else:
+            self._untrack[job.id] = self._scheduler.track(job, listener)
+
+    def _done(self, job_id: str) -> None:
+        untrack = self._untrack.pop(job_id, None)
+        if untrack is not None:
+            untrack()
+        self._status.pop(job_id, None)
+        self._positions.pop(job_id, None)
+
+    def _emit(
+        self,
+        index: int,
+        prompt: Prompt,
+        request: GenerationRequest | None,
+        status: BatchStatus,
+        *,
+        job: Job | None = None,
+        error: str | None = None,
+        reset: DailyLimitError | None = None,
+    ) -> None:
+        if request is None:
+            # The prompt was invalid: keep what the user gave, unvalidated, in the item.
+            text = prompt.prompt if isinstance(prompt, GenerationRequest) else str(prompt)
+            request = GenerationRequest.model_construct(prompt=text)
+        item = BatchItem(
+            index=index,
+            request=request,
+            status=status,
+            job=job,
+            video_url=job.video_url if job and status == "completed" else None,
+            error=error,
+            reset_at=reset.reset_at if reset else None,
+        )
+        if self._journal is not None:
+            self._journal.ended(item)
+        self._hand_out(item)
+
+    def _hand_out(self, item: BatchItem) -> None:
+        self._counts[item.status] += 1
+        self._unfinished_slots.release()
+        self._outstanding -= 1
+        if self._source_done and self._outstanding == 0:
+            self._all_ended.set()
+        assert self._send is not None
+        self._send.send_nowait(item)
+        self._progress()
+
+    def _progress(self) -> None:
+        if self._on_progress is None:
+            return
+        statuses = Counter(self._status.values())
+        self._on_progress(
+            BatchProgress(
+                read=self._read,
+                submitting=self._submitting,
+                queued=statuses[JobStatus.QUEUED],
+                processing=statuses[JobStatus.PROCESSING],
+                completed=self._counts["completed"],
+                failed=self._counts["failed"],
+                skipped=self._counts["skipped"],
+                errors=self._counts["error"],
+                source_done=self._source_done,
+                requests_sent=self._client.requests_sent,
+                quota=self._client.quota,
+                queue_positions=tuple(sorted(self._positions.values())[:5]),
+            )
+        )
+
+
+async def _aiter(prompts: PromptSource) -> AsyncIterable[Prompt]:
+    if isinstance(prompts, AsyncIterable):
+        async for prompt in prompts:
+            yield prompt
+    else:
+        for prompt in prompts:
+            yield prompt
+            await anyio.lowlevel.checkpoint()
+
+
+def _skip_reason(error: DailyLimitError) -> str:
+    when = f"; resets {error.reset_at.isoformat()}" if error.reset_at else ""
+    return f"skipped: daily limit reached{when}"
+
+
+def _maybe_submitted(error: SoraError) -> bool:
+    return isinstance(error, APIConnectionError) and error.maybe_submitted
+
+
+def _error_text(error: SoraError) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text + " [submission outcome unknown]" if _maybe_submitted(error) else text

@@ -1,0 +1,764 @@
+"""AsyncSoraClient: one httpx pool, one request budget, one poll scheduler."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import logging
+import math
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import anyio
+import anyio.abc
+import httpx
+
+from ._batch import BatchJournal, BatchRunner, ProgressCallback, PromptSource
+from ._budget import RequestBudget
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    DailyLimitError,
+    InvalidRequestError,
+    JobFailedError,
+    RateLimitError,
+    ResponseParseError,
+    SoraError,
+    WaitTimeoutError,
+)
+from ._images import prepare_image
+from ._models import BatchItem, BatchResult, GenerationRequest, Job, Quota, Video
+from ._retry import RetryPolicy
+from ._scheduler import PollScheduler
+from .providers import Provider, get_provider
+from .providers.base import ContentVariant, ImageData, ProviderLimits
+
+if TYPE_CHECKING:
+    from .simulator import Simulator
+
+__all__ = ["AsyncSoraClient"]
+
+logger = logging.getLogger("sora_async")
+
+UpdateCallback = Callable[[Job], Awaitable[None] | None]
+
+_DOWNLOAD_CHUNK = 1 << 16
+
+
+class _State(enum.Enum):
+    UNOPENED = "unopened"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class _Secret:
+    """Holds the API key so that no repr, log line or traceback local shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+class AsyncSoraClient:
+    """Generate Sora-2 videos through one connection pool, request budget and poll scheduler.
+
+    >>> async def main() -> None:  # doctest: +SKIP
+    ...     async with AsyncSoraClient.simulated() as client:
+    ...         job = await client.generate("a paper boat on a rainy street")
+    ...         print(job.video_url)
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        provider: str | Provider = "codefast",
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        max_connections: int = 32,
+        max_retries: int = 4,
+        poll_interval: float = 3.0,
+        max_poll_interval: float = 30.0,
+        poll_concurrency: int = 8,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        _require_positive(
+            timeout=timeout,
+            max_connections=max_connections,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            poll_concurrency=poll_concurrency,
+        )
+        if max_retries < 0:
+            raise InvalidRequestError("must be 0 or more", field="max_retries")
+        key = api_key or os.environ.get("SORA_API_KEY")
+        if not key or not key.strip():
+            raise InvalidRequestError(
+                "no API key: pass api_key= or set SORA_API_KEY", field="api_key"
+            )
+        self._api_key = _Secret(key.strip())
+        self._provider = get_provider(provider, base_url=base_url)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            follow_redirects=True,
+        )
+        # Never more requests in flight than the pool has connections: no PoolTimeout.
+        self._connections = anyio.Semaphore(max_connections)
+        self._retry = RetryPolicy(max_retries=max_retries)
+        self._budget = RequestBudget(self._provider.limits)
+        self._poll_interval = poll_interval
+        self._max_poll_interval = max_poll_interval
+        self._poll_concurrency = min(poll_concurrency, max_connections)
+        self._quota = Quota()
+        self._state = _State.UNOPENED
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._scheduler = self._new_scheduler()
+        self.requests_sent = 0
+        self.simulator: Simulator | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncSoraClient(provider={self._provider.name!r}, "
+            f"base_url={self._provider.base_url!r}, state={self._state.value!r})"
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._state is not _State.UNOPENED:
+            raise RuntimeError(f"cannot open a client that is {self._state.value}")
+        self._state = _State.OPEN
+        if self._owns_http:
+            await self._http.__aenter__()
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._task_group.start_soon(self._scheduler.run)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        group, self._task_group = self._task_group, None
+        try:
+            if group is not None:
+                group.cancel_scope.cancel()
+                await group.__aexit__(exc_type, exc, tb)
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pool (if this client made it). A closed client cannot be reused."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        if self._owns_http:
+            await self._http.aclose()
+
+    def _check_open(self) -> None:
+        if self._state is _State.CLOSED:
+            raise RuntimeError("the client has been closed and cannot send requests")
+
+    # -- what the client knows --------------------------------------------------------------------
+
+    @property
+    def provider(self) -> Provider:
+        return self._provider
+
+    @property
+    def quota(self) -> Quota:
+        """The quota the provider last reported (no request is made)."""
+        return self._quota
+
+    @property
+    def poll_interval(self) -> float:
+        return self._poll_interval
+
+    def tracked_job(self, job_id: str) -> Job | None:
+        """The latest state of a job the scheduler is following, with no request."""
+        return self._scheduler.get(job_id)
+
+    # -- the public calls -------------------------------------------------------------------------
+
+    async def submit(self, prompt: str | GenerationRequest, /, **params: Any) -> Job:
+        """Submit one generation; returns as soon as the server took it.
+
+        Spends one unit of daily quota or credits. Never resent after an ambiguous failure:
+        that raises :class:`APIConnectionError` with ``maybe_submitted=True``.
+
+        >>> job = await client.submit("a lighthouse at dusk", aspect_ratio="9:16")  # doctest: +SKIP
+        """
+        request = self._generation_request(prompt, params)
+        self._provider.validate(request)
+        image = await self._image_for(request)
+        async with self._budget.submission() as ticket:
+            try:
+                payload, response = await self._call(
+                    lambda: self._provider.submit_request(request, image), submit=True
+                )
+                job = self._job_from(payload, response)
+            except ResponseParseError as exc:
+                ticket.unknown()
+                raise APIConnectionError(
+                    f"the submission's answer could not be read: {exc.message}",
+                    maybe_submitted=True,
+                ) from exc
+            except APIConnectionError as exc:
+                if exc.maybe_submitted:
+                    ticket.unknown()
+                raise
+            ticket.accepted(
+                job.id, counted_by_server=bool(job.quota and job.quota.daily_remaining is not None)
+            )
+        logger.info("submitted job %s (%s)", job.id, job.raw_status)
+        return job
+
+    async def get_job(self, job_id: str) -> Job:
+        """One status request for ``job_id``."""
+        job, _ = await self._poll_status(_require_id(job_id))
+        return job
+
+    async def wait(
+        self,
+        job: Job | str,
+        *,
+        timeout: float | None = None,
+        on_update: UpdateCallback | None = None,
+    ) -> Job:
+        """Wait until ``job`` ends; returns it completed.
+
+        Raises :class:`JobFailedError` if it failed and :class:`WaitTimeoutError` after
+        ``timeout`` seconds. ``on_update`` (sync or async) is called on every change.
+        """
+        current = job if isinstance(job, Job) else await self.get_job(job)
+        if current.is_terminal:
+            return _completed_or_raise(current)
+        send, receive = anyio.create_memory_object_stream[tuple[Job, SoraError | None]](math.inf)
+
+        def listener(state: Job, error: SoraError | None) -> None:
+            send.send_nowait((state, error))
+
+        async with self._running_scheduler() as scheduler, send, receive:
+            untrack = scheduler.track(current, listener)
+            try:
+                with anyio.move_on_after(math.inf if timeout is None else timeout):
+                    async for current, error in receive:
+                        if on_update is not None:
+                            await _maybe_await(on_update(current))
+                        if error is not None:
+                            raise error
+                        if current.is_terminal:
+                            return _completed_or_raise(current)
+            finally:
+                untrack()
+        raise WaitTimeoutError(f"job {current.id} did not finish within {timeout} s", job=current)
+
+    async def generate(
+        self,
+        prompt: str | GenerationRequest,
+        /,
+        *,
+        timeout: float | None = None,
+        on_update: UpdateCallback | None = None,
+        **params: Any,
+    ) -> Job:
+        """Submit and wait: the finished job, with its ``video_url``."""
+        job = await self.submit(prompt, **params)
+        return await self.wait(job, timeout=timeout, on_update=on_update)
+
+    async def generate_many(
+        self,
+        prompts: PromptSource,
+        /,
+        *,
+        max_submitting: int = 8,
+        on_progress: ProgressCallback | None = None,
+        journal: BatchJournal | None = None,
+        resubmit_unknown: bool = False,
+        **params: Any,
+    ) -> AsyncIterator[BatchItem]:
+        """Yield a :class:`BatchItem` for each prompt as it finishes (in any order).
+
+        ``prompts`` may be a sync or async iterable of strings or requests; it is read lazily.
+        A bad item never raises: failures, errors and quota skips are items too. The work runs
+        in the client's task group, so use it inside ``async with AsyncSoraClient(...)``;
+        leaving the loop early cancels the rest of the batch.
+
+        >>> async for item in client.generate_many(["a fox", "a crow"]):  # doctest: +SKIP
+        ...     print(item.index, item.status, item.video_url)
+        """
+        if self._task_group is None:
+            raise RuntimeError(
+                "generate_many runs in the client's task group: use it inside "
+                "'async with AsyncSoraClient(...) as client' (or call generate_batch)"
+            )
+        runner = self._batch_runner(
+            self._scheduler,
+            params,
+            max_submitting=max_submitting,
+            on_progress=on_progress,
+            journal=journal,
+            resubmit_unknown=resubmit_unknown,
+        )
+        with runner.start(self._task_group, prompts, params) as items:
+            try:
+                async for item in items:
+                    yield item
+            finally:
+                runner.cancel()
+
+    async def generate_batch(
+        self,
+        prompts: PromptSource,
+        /,
+        *,
+        max_submitting: int = 8,
+        on_progress: ProgressCallback | None = None,
+        journal: BatchJournal | None = None,
+        resubmit_unknown: bool = False,
+        **params: Any,
+    ) -> BatchResult:
+        """Run every prompt to the end; returns a :class:`BatchResult` in prompt order.
+
+        >>> result = await client.generate_batch(["a fox", "a crow"])  # doctest: +SKIP
+        >>> print(result.summary())  # doctest: +SKIP
+        2 prompts: 2 completed, 0 failed, 0 skipped, 0 errors
+        """
+        async with self._running_scheduler() as scheduler, anyio.create_task_group() as group:
+            runner = self._batch_runner(
+                scheduler,
+                params,
+                max_submitting=max_submitting,
+                on_progress=on_progress,
+                journal=journal,
+                resubmit_unknown=resubmit_unknown,
+            )
+            with runner.start(group, prompts, params) as items:
+                collected = [item async for item in items]
+        return BatchResult(items=collected)
+
+    async def list_videos(self, *, limit: int | None = None) -> list[Video]:
+        """The videos this key made, newest first (every page, up to ``limit``)."""
+        videos: list[Video] = []
+        cursor: str | None = None
+        while limit is None or len(videos) < limit:
+            page_size = None if limit is None else min(100, limit - len(videos))
+            page = await self._list_page(cursor, page_size)
+            videos.extend(page.videos)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return videos if limit is None else videos[:limit]
+
+    async def get_quota(self) -> Quota:
+        """Ask the provider for this key's quota; returns everything known so far."""
+        request = self._provider.quota_request()
+        if request is None:
+            raise self._provider.unsupported("get_quota (see client.quota for what it reported)")
+        payload, _ = await self._call(lambda: self._provider.quota_request() or request)
+        self._learn_quota(self._provider.parse_quota(payload), seq=None)
+        return self._quota
+
+    async def check_key(self) -> bool:
+        """Whether the provider accepts the key (``False`` on an authentication error)."""
+        try:
+            payload, _ = await self._call(self._provider.check_key_request)
+        except AuthenticationError:
+            return False
+        return self._provider.parse_check_key(payload)
+
+    async def upload_image(self, image: str | Path | bytes) -> str:
+        """Upload an image (soravideo) and return the URL to generate from."""
+        data = await prepare_image(image, max_bytes=self._provider.max_image_bytes)
+        if data.url is not None:
+            raise InvalidRequestError("is already a URL; nothing to upload", field="image")
+        payload, _ = await self._call(lambda: self._provider.upload_request(data))
+        return self._provider.parse_upload(payload)
+
+    async def download(
+        self,
+        job: Job | str,
+        dest: str | Path = ".",
+        *,
+        variant: ContentVariant = "video",
+        overwrite: bool = False,
+    ) -> Path:
+        """Stream a finished job's file to ``dest`` (a folder, or a file path).
+
+        It is written to a temporary file and renamed into place, so a file at the final path
+        is always whole. A file already there with the right size is kept.
+        """
+        if not isinstance(job, Job):
+            job = await self.get_job(job)
+        request = self._provider.content_request(job, variant)
+        if request.url.scheme not in ("http", "https"):
+            raise InvalidRequestError(
+                f"only http(s) URLs are downloaded, not {request.url.scheme!r}",
+                field="video_url",
+            )
+        target = _download_target(Path(dest), job.id, variant)
+        return await self._retry.call(lambda: self._download_once(request, target, overwrite))
+
+    async def delete_video(self, job_id: str) -> None:
+        """Delete a video (openai)."""
+        await self._call(lambda: self._provider.delete_request(_require_id(job_id)))
+
+    async def remix(self, job_id: str, prompt: str) -> Job:
+        """Start a new video from a finished one with a new prompt (openai)."""
+        make_request(prompt, {})
+        async with self._budget.submission() as ticket:
+            payload, response = await self._call(
+                lambda: self._provider.remix_request(_require_id(job_id), prompt), submit=True
+            )
+            job = self._job_from(payload, response)
+            ticket.accepted(job.id, counted_by_server=False)
+        return job
+
+    @classmethod
+    def simulated(
+        cls,
+        *,
+        provider: str = "codefast",
+        time_scale: float = 0.01,
+        api_key: str | None = None,
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+        poll_concurrency: int = 8,
+        max_connections: int = 32,
+        max_retries: int = 4,
+        timeout: float = 30.0,
+        **simulator_settings: Any,
+    ) -> AsyncSoraClient:
+        """A client wired to an in-process simulator of ``provider``; no key or network needed.
+
+        Poll intervals, retry delays and published rate windows are scaled by ``time_scale``
+        like the simulator's own durations. The simulator is at ``client.simulator``.
+
+        >>> client = AsyncSoraClient.simulated(provider="soravideo", seed=7)
+        >>> client.simulator.settings.provider
+        'soravideo'
+        """
+        from .simulator import Simulator
+
+        simulator = Simulator(
+            provider=provider, time_scale=time_scale, api_key=api_key, **simulator_settings
+        )
+        http = httpx.AsyncClient(transport=simulator.transport(), timeout=timeout)
+        client = cls(
+            api_key=api_key or "sk-simulated",
+            provider=provider,
+            base_url=simulator.base_url,
+            timeout=timeout,
+            max_connections=max_connections,
+            max_retries=max_retries,
+            poll_interval=3.0 * time_scale if poll_interval is None else poll_interval,
+            max_poll_interval=30.0 * time_scale if max_poll_interval is None else max_poll_interval,
+            poll_concurrency=poll_concurrency,
+            http_client=http,
+        )
+        client._owns_http = True
+        client.simulator = simulator
+        client.scale_time(time_scale)
+        return client
+
+    def scale_time(self, factor: float) -> None:
+        """Scale published rate windows and retry delays (for a simulator's time scale)."""
+        limits: ProviderLimits = self._provider.limits
+        self._budget = RequestBudget(replace(limits, rate_window=limits.rate_window * factor))
+        self._retry = replace(
+            self._retry,
+            base_delay=self._retry.base_delay * factor,
+            max_delay=self._retry.max_delay * factor,
+            max_total=self._retry.max_total * max(factor, 0.1),
+        )
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    async def _call(
+        self, build: Callable[[], httpx.Request], *, submit: bool = False
+    ) -> tuple[Any, httpx.Response]:
+        """Build and send a request under the retry policy; returns (payload, response)."""
+        return await self._retry.call(lambda: self._send(build(), submit=submit), submit=submit)
+
+    async def _send(self, request: httpx.Request, *, submit: bool) -> tuple[Any, httpx.Response]:
+        self._check_open()
+        request.headers.update(self._provider.auth_headers(self._api_key.reveal()))
+        seq = await self._budget.admit()
+        async with self._connections:
+            with self._transport_errors(request, submit=submit):
+                self.requests_sent += 1
+                response = await self._http.send(request)
+        logger.debug("%s %s -> %s", request.method, request.url.path, response.status_code)
+        try:
+            payload = self._provider.unwrap(response)
+        except APIError as error:
+            self._learn(response, error.body, seq, error)
+            raise
+        except ResponseParseError:
+            self._learn(response, None, seq, None)
+            raise
+        self._learn(response, payload, seq, None)
+        return payload, response
+
+    @contextmanager
+    def _transport_errors(self, request: httpx.Request, *, submit: bool) -> Iterator[None]:
+        """Map httpx's transport errors onto ours, in one place."""
+        what = f"{request.method} {request.url.path}"
+        try:
+            yield
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # The request never left this machine.
+            raise _connection_error(exc, what, maybe_submitted=False) from exc
+        except httpx.TransportError as exc:
+            raise _connection_error(exc, what, maybe_submitted=submit) from exc
+
+    def _learn(
+        self, response: httpx.Response, body: Any, seq: int | None, error: APIError | None
+    ) -> None:
+        try:
+            quota = self._provider.quota_from(response, body)
+        except (ValueError, TypeError):
+            quota = None  # quota fields are a bonus: a malformed one never fails a call
+        self._learn_quota(quota, seq)
+        if isinstance(error, DailyLimitError):
+            self._budget.daily_exhausted(error.reset_at)
+        elif isinstance(error, RateLimitError) and error.retry_after:
+            self._budget.back_off(min(error.retry_after, self._retry.max_retry_after))
+
+    def _learn_quota(self, quota: Quota | None, seq: int | None) -> None:
+        if quota is None or quota.is_empty:
+            return
+        self._quota = self._quota.merged(quota)
+        self._budget.observe(quota, seq=seq if seq is not None else -1)
+
+    def _job_from(self, payload: Any, response: httpx.Response) -> Job:
+        job = self._provider.parse_job(payload)
+        try:
+            quota = self._provider.quota_from(response, payload)
+        except (ValueError, TypeError):
+            quota = None
+        if quota is not None and not quota.is_empty:
+            job = job.model_copy(update={"quota": quota})
+        if job.is_terminal:
+            self._budget.job_finished(job.id)
+        return job
+
+    async def _download_once(self, request: httpx.Request, target: Path, overwrite: bool) -> Path:
+        self._check_open()
+        if self._provider.content_needs_auth(request):
+            request.headers.update(self._provider.auth_headers(self._api_key.reveal()))
+        await self._budget.admit()
+        async with self._connections:
+            with self._transport_errors(request, submit=False):
+                self.requests_sent += 1
+                response = await self._http.send(request, stream=True)
+                try:
+                    if response.is_error:
+                        await response.aread()
+                        self._provider.unwrap(response)
+                    size = int(response.headers.get("content-length", -1))
+                    if not overwrite and await _has_size(target, size):
+                        return target
+                    await _stream_to(response, target)
+                finally:
+                    await response.aclose()
+        return target
+
+    # -- polling ----------------------------------------------------------------------------------
+
+    def _new_scheduler(self) -> PollScheduler:
+        return PollScheduler(
+            poll_status=self._poll_status,
+            list_jobs=self._list_jobs if self._provider.can_list else None,
+            poll_concurrency=self._poll_concurrency,
+            poll_interval=self._poll_interval,
+            max_poll_interval=self._max_poll_interval,
+            on_terminal=lambda job: self._budget.job_finished(job.id),
+        )
+
+    async def _poll_status(self, job_id: str) -> tuple[Job, float | None]:
+        payload, response = await self._call(lambda: self._provider.status_request(job_id))
+        return self._job_from(payload, response), self._provider.poll_hint(response)
+
+    async def _list_page(self, cursor: str | None, limit: int | None) -> Any:
+        payload, _ = await self._call(
+            lambda: self._provider.list_request(cursor=cursor, limit=limit)
+        )
+        return self._provider.parse_list(payload)
+
+    async def _list_jobs(self) -> list[Job]:
+        """Every job the newest pages of the listing show, for a scheduler sweep."""
+        jobs: list[Job] = []
+        cursor: str | None = None
+        pages = min(10, 1 + self._scheduler.tracked // 100)
+        for _ in range(pages):
+            page = await self._list_page(cursor, 100)
+            jobs.extend(_listed_job(video) for video in page.videos if video.status)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return jobs
+
+    @asynccontextmanager
+    async def _running_scheduler(self) -> AsyncIterator[PollScheduler]:
+        """The shared scheduler; outside ``async with`` a private one runs for this call."""
+        self._check_open()
+        if self._task_group is not None:
+            yield self._scheduler
+            return
+        scheduler = self._new_scheduler()
+        async with anyio.create_task_group() as group:
+            group.start_soon(scheduler.run)
+            try:
+                yield scheduler
+            finally:
+                group.cancel_scope.cancel()
+
+    def _batch_runner(
+        self, scheduler: PollScheduler, params: dict[str, Any], **options: Any
+    ) -> BatchRunner:
+        # Shared parameters are checked once, before any prompt is read or sent.
+        self._provider.validate(make_request("parameter check", params))
+        return BatchRunner(client=self, scheduler=scheduler, **options)
+
+    # -- input ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _generation_request(
+        prompt: str | GenerationRequest, params: dict[str, Any]
+    ) -> GenerationRequest:
+        return make_request(prompt, params)
+
+    async def _image_for(self, request: GenerationRequest) -> ImageData | None:
+        if request.image is None:
+            return None
+        image = await prepare_image(request.image, max_bytes=self._provider.max_image_bytes)
+        if self._provider.image_transport == "url" and image.url is None:
+            image = ImageData(url=await self.upload_image(request.image))
+        return image
+
+
+def make_request(prompt: str | GenerationRequest, params: dict[str, Any]) -> GenerationRequest:
+    """A checked :class:`GenerationRequest`; bad input is an :class:`InvalidRequestError`."""
+    from pydantic import ValidationError
+
+    try:
+        if isinstance(prompt, GenerationRequest):
+            return prompt.model_copy(update=params) if params else prompt
+        if not isinstance(prompt, str):
+            raise InvalidRequestError(
+                f"must be a string, not {type(prompt).__name__}", field="prompt"
+            )
+        return GenerationRequest(prompt=prompt, **params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "request"
+        raise InvalidRequestError(first["msg"].removeprefix("Value error, "), field=field) from None
+
+
+def _listed_job(video: Video) -> Job:
+    assert video.status is not None
+    return Job(
+        id=video.id,
+        status=video.status,
+        raw_status=video.status.value,
+        video_url=video.video_url,
+        created_at=video.created_at,
+    )
+
+
+def _completed_or_raise(job: Job) -> Job:
+    if job.status.value == "failed":
+        raise JobFailedError(f"job {job.id} failed: {job.error or 'no reason given'}", job=job)
+    return job
+
+
+def _connection_error(
+    exc: httpx.TransportError, what: str, *, maybe_submitted: bool
+) -> APIConnectionError:
+    kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+    reason = type(exc).__name__
+    return kind(f"{what} failed: {reason}: {exc}", maybe_submitted=maybe_submitted)
+
+
+async def _maybe_await(result: Awaitable[None] | None) -> None:
+    if inspect.isawaitable(result):
+        await result
+
+
+def _require_positive(**values: float) -> None:
+    for name, value in values.items():
+        if not value > 0:
+            raise InvalidRequestError(f"must be greater than 0, not {value!r}", field=name)
+
+
+def _require_id(job_id: str) -> str:
+    if not isinstance(job_id, str) or not job_id.strip():
+        raise InvalidRequestError("must be a non-empty string", field="job_id")
+    return job_id
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SUFFIX = {"video": ".mp4", "thumbnail": ".png", "spritesheet": ".jpg"}
+
+
+def safe_filename(job_id: str) -> str:
+    """A file name from a server-sent id: no separators, no leading dots, bounded length.
+
+    >>> safe_filename("../../etc/passwd")
+    'etc_passwd'
+    """
+    name = _UNSAFE.sub("_", job_id).strip("._")[:120]
+    return name or "video"
+
+
+def _download_target(dest: Path, job_id: str, variant: str) -> Path:
+    suffix = "" if variant == "video" else f".{variant}"
+    name = safe_filename(job_id) + suffix + _SUFFIX.get(variant, ".bin")
+    if dest.is_dir() or str(dest).endswith(("/", os.sep)) or not dest.suffix:
+        return dest / name
+    return dest
+
+
+async def _has_size(path: Path, size: int) -> bool:
+    try:
+        return (await anyio.Path(path).stat()).st_size == size
+    except FileNotFoundError:
+        return False
+
+
+async def _stream_to(response: httpx.Response, target: Path) -> None:
+    await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        async with await anyio.open_file(partial, "wb") as file:
+            async for chunk in response.aiter_bytes(_DOWNLOAD_CHUNK):
+                await file.write(chunk)
+        expected = response.headers.get("content-length")
+        if expected is not None and not await _has_size(partial, int(expected)):
+            raise APIConnectionError(f"download of {target.name} ended early")
+        await anyio.Path(partial).replace(target)
+    finally:
+        await anyio.Path(partial).unlink(missing_ok=True)

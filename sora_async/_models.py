@@ -1,0 +1,260 @@
+"""The models every provider normalizes into (pydantic v2)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "BatchItem",
+    "BatchResult",
+    "BatchStatus",
+    "GenerationRequest",
+    "Job",
+    "JobStatus",
+    "Quota",
+    "Video",
+]
+
+
+class JobStatus(StrEnum):
+    """Where a job is. Every provider's own words map onto these four.
+
+    >>> JobStatus("completed").is_terminal
+    True
+    """
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+class Quota(BaseModel):
+    """What the provider last said about this key's limits; ``None`` where it never said.
+
+    >>> Quota(daily_limit=20, daily_remaining=18).merged(Quota(daily_remaining=17)).daily_limit
+    20
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    daily_limit: int | None = None
+    daily_remaining: int | None = None
+    daily_reset: AwareDatetime | None = None
+    credits: int | None = None
+    rate_limit: int | None = None
+    rate_remaining: int | None = None
+    rate_reset: AwareDatetime | None = None
+    concurrent_limit: int | None = None
+    concurrent_active: int | None = None
+
+    def merged(self, newer: Quota | None) -> Quota:
+        """This view updated by the fields ``newer`` knows."""
+        if newer is None:
+            return self
+        known = newer.model_dump(exclude_none=True)
+        return self.model_copy(update=known) if known else self
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.model_dump(exclude_none=True)
+
+
+class Job(BaseModel):
+    """One generation job as the provider last described it.
+
+    ``raw_status`` keeps the provider's own word; an unknown one maps to ``PROCESSING``
+    (not finished) rather than failing.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    status: JobStatus
+    raw_status: str
+    queue_position: int | None = None
+    queue_size: int | None = None
+    progress: float | None = None
+    video_url: str | None = None
+    thumbnail_url: str | None = None
+    error: str | None = None
+    model: str | None = None
+    aspect_ratio: str | None = None
+    created_at: AwareDatetime | None = None
+    started_at: AwareDatetime | None = None
+    completed_at: AwareDatetime | None = None
+    quota: Quota | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    def updated(self, newer: Job) -> Job:
+        """``newer`` with the fields it left out (codefast's short answers) kept from this one."""
+        known = {k: v for k, v in newer if v is not None}
+        return self.model_copy(update=known)
+
+
+class Video(BaseModel):
+    """A video listed by ``list_videos``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    video_url: str | None = None
+    created_at: AwareDatetime | None = None
+    status: JobStatus | None = None
+
+
+ImageInput = str | Path | bytes
+
+
+class GenerationRequest(BaseModel):
+    """What to generate. Each provider checks, before sending, what it can do.
+
+    >>> GenerationRequest(prompt="a red fox", aspect_ratio="9:16").aspect_ratio
+    '9:16'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    prompt: str
+    image: ImageInput | None = Field(default=None, repr=False)
+    aspect_ratio: str | None = None
+    model: str | None = None
+    duration: int | None = None
+    quality: str | None = None
+    negative_prompt: str | None = None
+    pro: bool = False
+    size: str | None = None
+    seconds: int | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty or blank")
+        return value
+
+    @field_validator("seconds", mode="before")
+    @classmethod
+    def _seconds_as_int(cls, value: Any) -> Any:
+        # openai's wire format sends seconds as a string ("8"); accept either.
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
+    def set_fields(self) -> set[str]:
+        """The optional parameters that were given (not left at their default)."""
+        defaults = {"pro": False}
+        return {
+            name
+            for name, value in self
+            if name != "prompt" and value is not None and defaults.get(name) != value
+        }
+
+
+BatchStatus = Literal["completed", "failed", "skipped", "error"]
+
+
+class BatchItem(BaseModel):
+    """The outcome of one prompt of a batch. A job id, once given, is always kept."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    request: GenerationRequest
+    status: BatchStatus
+    job: Job | None = None
+    video_url: str | None = None
+    error: str | None = None
+    reset_at: AwareDatetime | None = None
+
+    @property
+    def job_id(self) -> str | None:
+        return self.job.id if self.job else None
+
+    def to_record(self) -> dict[str, Any]:
+        """A flat, JSON-ready record (the image bytes, if any, are left out)."""
+        return {
+            "index": self.index,
+            "prompt": self.request.prompt,
+            "status": self.status,
+            "job_id": self.job_id,
+            "video_url": self.video_url,
+            "error": self.error,
+            "reset_at": self.reset_at.isoformat() if self.reset_at else None,
+        }
+
+
+class BatchResult(BaseModel):
+    """Every item of a batch, in prompt order.
+
+    >>> BatchResult(items=[]).summary()
+    '0 prompts: 0 completed, 0 failed, 0 skipped, 0 errors'
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    items: Annotated[list[BatchItem], Field(default_factory=list)]
+
+    @field_validator("items")
+    @classmethod
+    def _in_prompt_order(cls, items: list[BatchItem]) -> list[BatchItem]:
+        return sorted(items, key=lambda item: item.index)
+
+    def _with(self, status: BatchStatus) -> list[BatchItem]:
+        return [item for item in self.items if item.status == status]
+
+    @property
+    def completed(self) -> list[BatchItem]:
+        return self._with("completed")
+
+    @property
+    def failed(self) -> list[BatchItem]:
+        return self._with("failed")
+
+    @property
+    def skipped(self) -> list[BatchItem]:
+        return self._with("skipped")
+
+    @property
+    def errors(self) -> list[BatchItem]:
+        return self._with("error")
+
+    @property
+    def urls(self) -> dict[int, str]:
+        """Prompt index → video URL, for every completed item."""
+        return {item.index: item.video_url for item in self.completed if item.video_url}
+
+    def to_jsonl(self, path: str | Path) -> Path:
+        """Write one JSON line per prompt; returns the path."""
+        path = Path(path)
+        path.write_text("".join(_jsonl(item.to_record() for item in self.items)), "utf-8")
+        return path
+
+    def summary(self) -> str:
+        counts = {s: len(self._with(s)) for s in ("completed", "failed", "skipped", "error")}
+        reset = [item.reset_at for item in self.skipped if item.reset_at]
+        text = (
+            f"{len(self.items)} prompts: {counts['completed']} completed, {counts['failed']} "
+            f"failed, {counts['skipped']} skipped, {counts['error']} errors"
+        )
+        if reset:
+            text += f" (daily quota resets {min(reset).isoformat()})"
+        return text
+
+
+def _jsonl(records: Iterable[dict[str, Any]]) -> Iterable[str]:
+    for record in records:
+        yield json.dumps(record, ensure_ascii=False) + "\n"

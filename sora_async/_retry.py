@@ -1,0 +1,117 @@
+"""Which failures are retried, and how long to wait before the next try.
+
+Delays come from ``backoff``'s wait generators (``backoff.expo`` with
+``backoff.full_jitter``) and are slept with ``anyio.sleep``: backoff's own decorators sleep
+with asyncio only, and this SDK also runs under trio.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import anyio
+import backoff
+
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    DailyLimitError,
+    InsufficientCreditsError,
+    RateLimitError,
+    ResponseParseError,
+    ServerError,
+    SoraError,
+)
+
+__all__ = ["RetryPolicy"]
+
+T = TypeVar("T")
+
+_TRANSIENT_STATUS = {408, 425}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """How a request is retried.
+
+    ``max_retries`` bounds the number of extra tries and ``max_total`` the seconds spent
+    waiting between them; a server's ``Retry-After`` is honoured up to ``max_retry_after``.
+
+    >>> RetryPolicy(max_retries=2).retryable(ServerError("x", status_code=502), submit=False)
+    True
+    """
+
+    max_retries: int = 4
+    max_total: float = 120.0
+    max_retry_after: float = 60.0
+    base_delay: float = 0.5
+    max_delay: float = 16.0
+
+    def retryable(self, error: SoraError, *, submit: bool) -> bool:
+        """Whether another try may help, and (for a submit) cannot spend the quota twice."""
+        if isinstance(error, DailyLimitError | InsufficientCreditsError):
+            return False
+        if submit:
+            return self._submit_retryable(error)
+        if isinstance(error, APIConnectionError | ServerError | RateLimitError):
+            return True
+        if isinstance(error, APIError):
+            return error.status_code in _TRANSIENT_STATUS
+        # An HTML page or a cut-off body from a proxy is a passing fault for a read.
+        return isinstance(error, ResponseParseError)
+
+    @staticmethod
+    def _submit_retryable(error: SoraError) -> bool:
+        # Only what provably never created a job: a connection that never carried the
+        # request, a rate or concurrency refusal, or a 503 that says when to come back.
+        if isinstance(error, APIConnectionError):
+            return not error.maybe_submitted
+        if isinstance(error, RateLimitError):
+            return True
+        return (
+            isinstance(error, ServerError)
+            and error.status_code == 503
+            and bool(getattr(error, "retry_after", None))
+        )
+
+    def delays(self) -> Iterator[float]:
+        """Backoff delays: exponential growth with full jitter."""
+        waits = backoff.expo(base=2, factor=self.base_delay, max_value=self.max_delay)
+        next(waits)  # backoff's generators are primed with one empty step
+        for value in waits:
+            yield backoff.full_jitter(value)
+
+    def delay_for(self, error: SoraError, jittered: float) -> float:
+        """The server's hint when it gave one (capped), else the backoff delay."""
+        hint = getattr(error, "retry_after", None)
+        if isinstance(hint, int | float) and hint > 0:
+            return min(float(hint), self.max_retry_after)
+        return jittered
+
+    async def call(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        submit: bool = False,
+        on_retry: Callable[[SoraError, float], None] | None = None,
+    ) -> T:
+        """Run ``attempt`` until it succeeds or its failure is final."""
+        delays = self.delays()
+        deadline = time.monotonic() + self.max_total
+        retries = 0
+        while True:
+            try:
+                return await attempt()
+            except SoraError as error:
+                if retries >= self.max_retries or not self.retryable(error, submit=submit):
+                    raise
+                delay = self.delay_for(error, next(delays))
+                if time.monotonic() + delay > deadline:
+                    raise
+                retries += 1
+                if on_retry is not None:
+                    on_retry(error, delay)
+                await anyio.sleep(delay)

@@ -1,0 +1,331 @@
+"""The poll scheduler: one per client, shared by every waiter.
+
+Tracked jobs sit in a due-time heap. Each job's next look comes from what is known about it
+(queue position and observed throughput, progress rate, observed service times, the
+server's hints), clamped to ``[poll_interval, max_poll_interval]`` with a little jitter.
+Where the provider can list, one list request per tick settles every tracked job it shows;
+single-job polls are kept for what the list cannot settle. A semaphore bounds the status and
+list requests in flight, and two waiters on one job share one stream of polls.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+import statistics
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+
+from ._errors import AuthenticationError, NotFoundError, SoraError
+from ._models import Job, JobStatus
+
+__all__ = ["Listener", "PollScheduler"]
+
+#: Called with each new state of a job, or with the error that ended its tracking.
+Listener = Callable[[Job, SoraError | None], None]
+
+_JITTER = 0.1
+_FAILED_POLLS_FOR_GOOD = 3
+_QUIET_SWEEPS = 3  # sweeps in a row that settled nothing: the list has stopped telling news
+_PROBES_PER_SWEEP = 4
+
+
+def _visible(job: Job) -> tuple[object, ...]:
+    """The fields whose change a waiter is told about."""
+    return (
+        job.status,
+        job.raw_status,
+        job.queue_position,
+        job.queue_size,
+        job.progress,
+        job.video_url,
+        job.error,
+    )
+
+
+@dataclass(eq=False)
+class _Entry:
+    job: Job
+    listeners: list[Listener]
+    tracked_at: float
+    due: float = 0.0
+    in_flight: bool = False
+    polls: int = 0
+    failures: int = 0
+    checked_at: float = 0.0  # last single-job poll
+    hint: float | None = None
+    processing_since: float | None = None
+    progress_mark: tuple[float, float] | None = None
+    progress_rate: float | None = None
+
+
+class _Observations:
+    """What the service has shown so far: service times, turnaround, throughput."""
+
+    def __init__(self) -> None:
+        self.service: deque[float] = deque(maxlen=256)
+        self.turnaround: deque[float] = deque(maxlen=256)
+        self.completions: deque[float] = deque(maxlen=256)
+
+    def finished(self, entry: _Entry, now: float) -> None:
+        self.turnaround.append(now - entry.tracked_at)
+        self.completions.append(now)
+        job = entry.job
+        if job.started_at and job.completed_at and job.completed_at > job.started_at:
+            self.service.append((job.completed_at - job.started_at).total_seconds())
+        elif entry.processing_since is not None:
+            self.service.append(now - entry.processing_since)
+
+    def median_service(self) -> float | None:
+        return statistics.median(self.service) if self.service else None
+
+    def median_turnaround(self) -> float | None:
+        return statistics.median(self.turnaround) if self.turnaround else None
+
+    def throughput(self) -> float | None:
+        """Jobs finished per second, over the recent completions."""
+        if len(self.completions) < 2:
+            return None
+        span = self.completions[-1] - self.completions[0]
+        return (len(self.completions) - 1) / span if span > 0 else None
+
+
+class PollScheduler:
+    """Track jobs until they end, spending as few status and list requests as possible.
+
+    ``poll_status`` fetches one job (and the server's poll hint, in seconds); ``list_jobs``,
+    where the provider can list, returns the jobs one list request shows.
+    """
+
+    def __init__(
+        self,
+        *,
+        poll_status: Callable[[str], Awaitable[tuple[Job, float | None]]],
+        list_jobs: Callable[[], Awaitable[list[Job]]] | None,
+        poll_concurrency: int,
+        poll_interval: float,
+        max_poll_interval: float,
+        on_terminal: Callable[[Job], None] = lambda job: None,
+    ) -> None:
+        self._poll_status = poll_status
+        self._list_jobs = list_jobs
+        self._semaphore = anyio.Semaphore(poll_concurrency)
+        self._min = poll_interval
+        self._max = max(max_poll_interval, poll_interval)
+        self._on_terminal = on_terminal
+        self._entries: dict[str, _Entry] = {}
+        self._heap: list[tuple[float, int, _Entry]] = []
+        self._order = itertools.count()
+        self._wake = anyio.Event()
+        self._observed = _Observations()
+        self._last_sweep = -math.inf
+        self._quiet_sweeps = 0
+        self._random = random.Random()
+
+    # -- the waiters' side -------------------------------------------------------------------
+
+    @property
+    def tracked(self) -> int:
+        return len(self._entries)
+
+    def get(self, job_id: str) -> Job | None:
+        """The latest state of a tracked job, with no request."""
+        entry = self._entries.get(job_id)
+        return entry.job if entry else None
+
+    def track(self, job: Job, listener: Listener) -> Callable[[], None]:
+        """Follow ``job`` until it ends; returns the call that stops following it.
+
+        ``listener`` must not block: it is called from the scheduler's own task.
+        """
+        entry = self._entries.get(job.id)
+        if entry is None:
+            now = time.monotonic()
+            entry = self._entries[job.id] = _Entry(job=job, listeners=[], tracked_at=now)
+            self._learn(entry, job, now)
+            self._schedule(entry, now)
+        else:
+            entry.job = entry.job.updated(job) if job is not entry.job else entry.job
+        entry.listeners.append(listener)
+
+        def untrack() -> None:
+            if listener in entry.listeners:
+                entry.listeners.remove(listener)
+            if not entry.listeners and self._entries.get(entry.job.id) is entry:
+                del self._entries[entry.job.id]
+
+        return untrack
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Poll until cancelled (the client runs this in its task group)."""
+        async with anyio.create_task_group() as group:
+            while True:
+                now = time.monotonic()
+                due = self._take_due(now)
+                if not due:
+                    await self._sleep_until_due(now)
+                elif self._list_jobs is not None:
+                    await self._sweep(due, group)
+                else:
+                    for entry in due:
+                        await self._semaphore.acquire()
+                        group.start_soon(self._poll_one, entry)
+
+    async def _sleep_until_due(self, now: float) -> None:
+        while self._heap and self._heap[0][2].due != self._heap[0][0]:
+            heapq.heappop(self._heap)  # stale: rescheduled or dropped since
+        timeout = self._heap[0][0] - now if self._heap else math.inf
+        if self._list_jobs is not None and self._heap:
+            timeout = max(timeout, self._last_sweep + self._min - now)
+        with anyio.move_on_after(timeout):
+            await self._wake.wait()
+        self._wake = anyio.Event()
+
+    def _take_due(self, now: float) -> list[_Entry]:
+        if self._list_jobs is not None and now < self._last_sweep + self._min:
+            return []
+        due: list[_Entry] = []
+        while self._heap and self._heap[0][0] <= now:
+            when, _, entry = heapq.heappop(self._heap)
+            if entry.due == when and not entry.in_flight and entry.job.id in self._entries:
+                entry.in_flight = True
+                due.append(entry)
+        return due
+
+    def _schedule(self, entry: _Entry, now: float) -> None:
+        entry.due = now + self._delay(entry, now)
+        heapq.heappush(self._heap, (entry.due, next(self._order), entry))
+        self._wake.set()
+
+    # -- single polls and list sweeps ---------------------------------------------------------
+
+    async def _poll_one(self, entry: _Entry) -> None:
+        try:
+            job, hint = await self._poll_status(entry.job.id)
+        except SoraError as error:
+            self._poll_failed(entry, error)
+        else:
+            entry.failures = 0
+            entry.hint = hint
+            self._update(entry, job)
+        finally:
+            self._semaphore.release()
+            entry.checked_at = time.monotonic()
+            self._release(entry)
+
+    async def _sweep(self, due: list[_Entry], group: anyio.abc.TaskGroup) -> None:
+        assert self._list_jobs is not None
+        self._last_sweep = time.monotonic()
+        async with self._semaphore:
+            try:
+                listed = {job.id: job for job in await self._list_jobs()}
+            except SoraError:
+                listed = {}  # the single polls below still make progress
+        now = time.monotonic()
+        unlisted: list[_Entry] = []
+        for entry in due:
+            job = listed.get(entry.job.id)
+            if job is not None and not (job.status is JobStatus.COMPLETED and not job.video_url):
+                entry.hint = None
+                self._update(entry, job)
+                self._release(entry)
+            else:
+                unlisted.append(entry)
+        self._quiet_sweeps = 0 if len(unlisted) < len(due) else self._quiet_sweeps + 1
+        # A list cannot show everything (codefast lists finished videos only), so the jobs it
+        # leaves out get a single poll once they look stuck: when sweeps stop settling
+        # anything, or far past the usual turnaround. Oldest first, a few a tick.
+        turnaround = self._observed.median_turnaround()
+        unlisted.sort(key=lambda e: e.tracked_at)
+        probes = 0
+        for entry in unlisted:
+            age = now - max(entry.checked_at, entry.tracked_at)
+            stuck = self._quiet_sweeps >= _QUIET_SWEEPS or (
+                turnaround is not None and age > 3 * turnaround
+            )
+            if stuck and age >= self._max and probes < _PROBES_PER_SWEEP:
+                probes += 1
+                await self._semaphore.acquire()
+                group.start_soon(self._poll_one, entry)
+            else:
+                self._release(entry)
+
+    def _poll_failed(self, entry: _Entry, error: SoraError) -> None:
+        entry.failures += 1
+        for_good = isinstance(error, NotFoundError | AuthenticationError)
+        if for_good or entry.failures >= _FAILED_POLLS_FOR_GOOD:
+            self._finish(entry, error)
+
+    def _release(self, entry: _Entry) -> None:
+        entry.in_flight = False
+        if entry.job.id in self._entries and not entry.job.is_terminal:
+            self._schedule(entry, time.monotonic())
+
+    # -- learning from each answer ------------------------------------------------------------
+
+    def _update(self, entry: _Entry, job: Job) -> None:
+        entry.polls += 1
+        now = time.monotonic()
+        newer = entry.job.updated(job)
+        changed = _visible(newer) != _visible(entry.job)
+        self._learn(entry, newer, now)
+        entry.job = newer
+        if newer.is_terminal:
+            if newer.status is JobStatus.COMPLETED:
+                self._observed.finished(entry, now)
+            self._finish(entry, None)
+        elif changed:
+            self._notify(entry, None)
+
+    def _learn(self, entry: _Entry, job: Job, now: float) -> None:
+        if job.status is JobStatus.PROCESSING and entry.processing_since is None:
+            entry.processing_since = now
+        if job.progress is not None and job.progress > 0:
+            mark = entry.progress_mark
+            if mark is not None and now > mark[0] and job.progress > mark[1]:
+                entry.progress_rate = (job.progress - mark[1]) / (now - mark[0])
+            if mark is None or job.progress > mark[1]:
+                entry.progress_mark = (now, job.progress)
+
+    def _finish(self, entry: _Entry, error: SoraError | None) -> None:
+        self._entries.pop(entry.job.id, None)
+        self._notify(entry, error)
+        if entry.job.is_terminal:
+            self._on_terminal(entry.job)
+
+    @staticmethod
+    def _notify(entry: _Entry, error: SoraError | None) -> None:
+        for listener in list(entry.listeners):
+            listener(entry.job, error)
+
+    def _delay(self, entry: _Entry, now: float) -> float:
+        """Seconds until ``entry`` is worth another look."""
+        eta = entry.hint if entry.hint is not None else self._eta(entry, now)
+        if eta is None:
+            # Nothing known yet. A list sweep is shared by every job, so it can look often;
+            # a lone job's polls back off until the service shows its pace.
+            eta = self._min if self._list_jobs else self._min * 1.5 ** min(entry.polls, 10)
+        delay = min(max(eta, self._min), self._max)
+        return delay * (1 + self._random.uniform(0, _JITTER))
+
+    def _eta(self, entry: _Entry, now: float) -> float | None:
+        job, service = entry.job, self._observed.median_service()
+        if job.status is JobStatus.PROCESSING:
+            if entry.progress_rate and job.progress is not None:
+                return (100.0 - job.progress) / entry.progress_rate
+            if service is not None and entry.processing_since is not None:
+                return entry.processing_since + service - now
+            return None
+        rate = self._observed.throughput()
+        if job.queue_position and rate:
+            return job.queue_position / rate + (service or 0.0)
+        turnaround = self._observed.median_turnaround()
+        return entry.tracked_at + turnaround - now if turnaround is not None else None

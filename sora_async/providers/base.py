@@ -1,0 +1,376 @@
+"""The provider contract: a sans-I/O translator between our models and one wire protocol.
+
+A provider builds ``httpx.Request`` objects and reads ``httpx.Response`` objects. It never
+sends anything, sleeps or reads files: the client owns I/O, retries and timing. A new
+provider is one subclass of :class:`Provider` and its tests.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from .._errors import (
+    APIError,
+    InvalidRequestError,
+    ResponseParseError,
+    error_for_status,
+    excerpt,
+)
+from .._models import GenerationRequest, Job, JobStatus, Quota, Video
+
+__all__ = [
+    "ImageData",
+    "Provider",
+    "ProviderLimits",
+    "VideoPage",
+    "parse_duration",
+    "parse_retry_after",
+    "parse_timestamp",
+]
+
+WireModel = TypeVar("WireModel", bound=BaseModel)
+
+ContentVariant = Literal["video", "thumbnail", "spritesheet"]
+
+
+@dataclass(frozen=True)
+class ProviderLimits:
+    """Limits a provider publishes, used until its answers say otherwise."""
+
+    rate_limit: int | None = None
+    rate_window: float = 60.0
+    concurrent_limit: int | None = None
+    daily_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """An image ready to send: bytes with their sniffed MIME type, or a URL."""
+
+    data: bytes | None = field(default=None, repr=False)
+    mime_type: str | None = None
+    url: str | None = None
+    filename: str = "image"
+
+    def data_url(self) -> str:
+        import base64
+
+        if self.data is None:
+            raise ValueError("no bytes to encode")
+        return f"data:{self.mime_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+@dataclass(frozen=True)
+class VideoPage:
+    """One page of a video listing; ``next_cursor`` is ``None`` on the last page."""
+
+    videos: list[Video]
+    next_cursor: str | None = None
+
+
+class Provider(ABC):
+    """Translate between sora_async's models and one provider's HTTP protocol.
+
+    Subclasses set the class attributes and implement the abstract methods. Operations a
+    provider lacks raise :class:`InvalidRequestError` through :meth:`unsupported`, before
+    anything is sent.
+
+    >>> from sora_async.providers import CodefastProvider
+    >>> CodefastProvider(paths={"status": "/jobs/{job_id}"}).status_request("j1").url.path
+    '/jobs/j1'
+    """
+
+    name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    default_paths: ClassVar[Mapping[str, str]]
+    limits: ClassVar[ProviderLimits] = ProviderLimits()
+    max_image_bytes: ClassVar[int] = 20 * 1024 * 1024
+    #: How images travel: inline in the JSON ("inline"), as an https URL only ("url": the
+    #: client uploads bytes first), or as a file or URL ("file").
+    image_transport: ClassVar[Literal["inline", "url", "file"]] = "inline"
+    #: Whether :meth:`list_request` exists and can settle tracked jobs in bulk.
+    can_list: ClassVar[bool] = False
+
+    def __init__(self, *, base_url: str | None = None, paths: Mapping[str, str] | None = None):
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        unknown = set(paths or {}) - set(self.default_paths)
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown path names {sorted(unknown)}",
+                field="paths",
+                allowed=tuple(self.default_paths),
+            )
+        self.paths = {**self.default_paths, **(paths or {})}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    # -- building requests ----------------------------------------------------------------
+
+    @abstractmethod
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        """The headers that carry the key."""
+
+    @abstractmethod
+    def validate(self, request: GenerationRequest) -> None:
+        """Raise :class:`InvalidRequestError` for anything this provider cannot do."""
+
+    @abstractmethod
+    def submit_request(self, request: GenerationRequest, image: ImageData | None) -> httpx.Request:
+        """The submission. ``image`` is the prepared ``request.image``, if any."""
+
+    @abstractmethod
+    def status_request(self, job_id: str) -> httpx.Request:
+        """One job's status."""
+
+    @abstractmethod
+    def check_key_request(self) -> httpx.Request:
+        """A cheap authenticated call that tells whether the key works."""
+
+    def list_request(self, *, cursor: str | None = None, limit: int | None = None) -> httpx.Request:
+        """One page of the key's videos."""
+        raise self.unsupported("list_videos")
+
+    def quota_request(self) -> httpx.Request | None:
+        """A call that answers with quota; ``None`` when quota only rides on other answers."""
+        return None
+
+    def upload_request(self, image: ImageData) -> httpx.Request:
+        raise self.unsupported("upload_image")
+
+    def delete_request(self, job_id: str) -> httpx.Request:
+        raise self.unsupported("delete")
+
+    def remix_request(self, job_id: str, prompt: str) -> httpx.Request:
+        raise self.unsupported("remix")
+
+    def content_request(self, job: Job, variant: ContentVariant = "video") -> httpx.Request:
+        """The download of a finished job's file (by default its ``video_url``, no auth)."""
+        if variant != "video":
+            raise self.unsupported(f"download variant {variant!r}")
+        if not job.video_url:
+            raise InvalidRequestError(f"job {job.id} has no video URL yet", field="job")
+        return httpx.Request("GET", job.video_url)
+
+    def content_needs_auth(self, request: httpx.Request) -> bool:
+        """Whether the key may travel with a download: only to this provider's own host."""
+        return request.url.netloc.decode() == httpx.URL(self.base_url).netloc.decode()
+
+    # -- reading responses ------------------------------------------------------------------
+
+    def unwrap(self, response: httpx.Response) -> Any:
+        """The decoded payload of a successful answer, or the typed error it carries."""
+        body = self.decode(response)
+        if response.is_error:
+            raise self.error_from(response, body)
+        return body
+
+    @abstractmethod
+    def error_from(self, response: httpx.Response, body: Any) -> APIError:
+        """The typed error for a failed answer (``body`` is None when it was not JSON)."""
+
+    @abstractmethod
+    def parse_job(self, payload: Any) -> Job:
+        """A submit or status answer as a :class:`Job`."""
+
+    def parse_list(self, payload: Any) -> VideoPage:
+        raise self.unsupported("list_videos")
+
+    def parse_quota(self, payload: Any) -> Quota:
+        raise self.unsupported("get_quota")
+
+    def parse_upload(self, payload: Any) -> str:
+        raise self.unsupported("upload_image")
+
+    def parse_check_key(self, payload: Any) -> bool:
+        return True
+
+    def quota_from(self, response: httpx.Response, payload: Any) -> Quota | None:
+        """Quota carried by any answer (headers or body fields), or ``None``."""
+        return None
+
+    def poll_hint(self, response: httpx.Response) -> float | None:
+        """Seconds the server asks us to wait before polling again, if it said."""
+        return parse_retry_after(response.headers.get("retry-after"))
+
+    # -- helpers for subclasses --------------------------------------------------------------
+
+    def url(self, name: str, **params: str) -> str:
+        """The absolute URL of a named path, its ``{placeholders}`` percent-quoted."""
+        quoted = {key: _quote_segment(value) for key, value in params.items()}
+        return self.base_url + self.paths[name].format(**quoted)
+
+    def unsupported(self, operation: str) -> InvalidRequestError:
+        return InvalidRequestError(f"the {self.name} provider does not support {operation}")
+
+    def reject_unsupported(self, request: GenerationRequest, supported: set[str]) -> None:
+        """Refuse parameters this provider has no way to send."""
+        extra = sorted(request.set_fields() - supported)
+        if extra:
+            raise InvalidRequestError(
+                f"the {self.name} provider does not support it",
+                field=extra[0],
+                allowed=tuple(sorted(supported)),
+            )
+
+    @staticmethod
+    def require_choice(name: str, value: object, allowed: tuple[object, ...]) -> None:
+        if value is not None and value not in allowed:
+            shown = ", ".join(repr(a) for a in allowed)
+            raise InvalidRequestError(
+                f"{value!r} is not one of {shown}", field=name, allowed=allowed
+            )
+
+    def require_prompt_length(self, prompt: str, limit: int) -> None:
+        if len(prompt) > limit:
+            raise InvalidRequestError(
+                f"is {len(prompt)} characters; {self.name} accepts at most {limit}", field="prompt"
+            )
+
+    def decode(self, response: httpx.Response) -> Any:
+        """The JSON body, ``None`` for an error answer that is not JSON.
+
+        A successful answer that is not JSON is a :class:`ResponseParseError`.
+        """
+        try:
+            return json.loads(response.content) if response.content else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            if response.is_error:
+                return None
+            raise ResponseParseError(
+                f"{self.name}: expected JSON from {response.request.url.path}, got "
+                f"{response.headers.get('content-type', 'no content type')}: "
+                f"{excerpt(response.text)!r}",
+                status_code=response.status_code,
+                body=excerpt(response.text),
+            ) from None
+
+    def validate_wire(self, model: type[WireModel], payload: Any, what: str) -> WireModel:
+        """``payload`` read as ``model``; a wrong shape is a :class:`ResponseParseError`."""
+        try:
+            return model.model_validate(payload)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+                for err in exc.errors()[:3]
+            )
+            raise ResponseParseError(
+                f"{self.name}: unexpected {what} answer ({problems})", body=payload
+            ) from exc
+
+    def status_error(
+        self,
+        response: httpx.Response,
+        body: Any,
+        message: str | None,
+        *,
+        provider_code: int | str | None = None,
+        kind: type[APIError] | None = None,
+        retry_after: float | None = None,
+    ) -> APIError:
+        """The error for ``response``, with a readable message even for an HTML page."""
+        if not message:
+            message = excerpt(response.text) if response.text else response.reason_phrase or "error"
+        if retry_after is None:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return error_for_status(
+            response.status_code,
+            message,
+            provider_code=provider_code,
+            body=body if body is not None else excerpt(response.text),
+            retry_after=retry_after,
+            kind=kind,
+        )
+
+    @staticmethod
+    def map_status(raw: str, table: Mapping[str, JobStatus]) -> JobStatus:
+        # An unknown word means "not finished": keep polling rather than crash.
+        return table.get(raw.lower(), JobStatus.PROCESSING)
+
+
+def _quote_segment(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+_DAY_FIRST = re.compile(r"^\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}:\d{2}$")
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """A timezone-aware datetime from any of the providers' formats; ``None`` for "no value".
+
+    Accepts codefast's day-first ``DD.MM.YYYY HH:MM:SS`` (UTC), ISO-8601 and unix seconds.
+
+    >>> parse_timestamp("20.09.2025 03:07:58").isoformat()
+    '2025-09-20T03:07:58+00:00'
+    >>> parse_timestamp("") is None
+    True
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"not a timestamp: {value!r}")
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if _DAY_FIRST.match(text):
+            return datetime.strptime(text, "%d.%m.%Y %H:%M:%S").replace(tzinfo=UTC)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ValueError(f"not a timestamp: {value!r}")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` value (seconds, possibly fractional, or an HTTP date).
+
+    >>> parse_retry_after("2.5")
+    2.5
+    """
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+
+def parse_duration(value: str | None) -> float | None:
+    """Seconds from an openai-style duration such as ``"6m0s"``, ``"1.5s"`` or ``"20ms"``.
+
+    >>> parse_duration("6m0s")
+    360.0
+    """
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(number) * scale[unit] for number, unit in parts)

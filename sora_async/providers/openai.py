@@ -1,0 +1,283 @@
+"""The OpenAI-compatible ``/v1/videos`` protocol (``Authorization: Bearer``; API.md, section 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from .._errors import APIError, InsufficientCreditsError, InvalidRequestError
+from .._models import GenerationRequest, Job, JobStatus, Quota, Video
+from ._wire import (
+    Id,
+    OptFloat,
+    OptStr,
+    Timestamp,
+    Wire,
+    as_float,
+    as_int,
+    from_now,
+    is_pro,
+    loose,
+    quota_or_none,
+    text,
+)
+from .base import ContentVariant, ImageData, Provider, VideoPage, parse_duration
+
+__all__ = ["OpenAIProvider"]
+
+_STATUSES: Mapping[str, JobStatus] = {
+    "queued": JobStatus.QUEUED,
+    "in_progress": JobStatus.PROCESSING,
+    "completed": JobStatus.COMPLETED,
+    "failed": JobStatus.FAILED,
+}
+
+_SECONDS = (4, 8, 12)
+_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
+# Each aspect ratio has a standard size (first) and sora-2-pro's larger one.
+_SIZES_FOR_ASPECT: Mapping[str, tuple[str, ...]] = {
+    "16:9": ("1280x720", "1792x1024"),
+    "9:16": ("720x1280", "1024x1792"),
+}
+_ASPECT_FOR_SIZE = {size: aspect for aspect, sizes in _SIZES_FOR_ASPECT.items() for size in sizes}
+_VARIANTS: tuple[ContentVariant, ...] = ("video", "thumbnail", "spritesheet")
+_MAX_PROMPT = 32000
+_MAX_PAGE = 100
+
+
+class _ErrorDetail(Wire):
+    # Read leniently: a relay's odd error object must not hide the rest of the answer.
+    message: Any = None
+    type: Any = None
+    code: Any = None
+
+    @property
+    def reason(self) -> str | None:
+        return text(self.message) or text(self.code)
+
+    @property
+    def provider_code(self) -> str | None:
+        return text(self.code) or text(self.type)
+
+
+class _ErrorBody(Wire):
+    error: _ErrorDetail
+
+
+class _Video(Wire):
+    id: Id
+    status: Id
+    model: OptStr = None
+    progress: OptFloat = None
+    size: OptStr = None
+    created_at: Timestamp = None
+    completed_at: Timestamp = None
+    error: _ErrorDetail | None = None
+
+
+class _VideoList(Wire):
+    data: list[_Video]
+    last_id: OptStr = None
+    has_more: bool = False
+
+
+class _Deleted(Wire):
+    deleted: bool
+
+
+class OpenAIProvider(Provider):
+    """The OpenAI Videos protocol, as the official service and its relays speak it.
+
+    A finished video is fetched from ``/videos/{id}/content`` with the key, so a completed
+    job's ``video_url`` is that URL.
+
+    >>> OpenAIProvider().status_request("video_1").url
+    URL('https://api.openai.com/v1/videos/video_1')
+    """
+
+    name = "openai"
+    default_base_url = "https://api.openai.com/v1"
+    default_paths: ClassVar[Mapping[str, str]] = {
+        "submit": "/videos",
+        "status": "/videos/{video_id}",
+        "list": "/videos",
+        "delete": "/videos/{video_id}",
+        "content": "/videos/{video_id}/content",
+        "remix": "/videos/{video_id}/remix",
+    }
+    image_transport = "file"
+    can_list = True
+    max_prompt_length: ClassVar[int] = _MAX_PROMPT
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def validate(self, request: GenerationRequest) -> None:
+        self._create_fields(request)
+
+    def _create_fields(self, request: GenerationRequest) -> dict[str, str]:
+        """The create call's form fields (all strings: they also travel as multipart)."""
+        self.reject_unsupported(
+            request, {"image", "aspect_ratio", "model", "duration", "pro", "size", "seconds"}
+        )
+        self.require_prompt_length(request.prompt, self.max_prompt_length)
+        fields = {"prompt": request.prompt, "model": "sora-2-pro" if is_pro(request) else "sora-2"}
+        seconds = self._seconds(request)
+        if seconds is not None:
+            fields["seconds"] = str(seconds)
+        size = self._size(request)
+        if size is not None:
+            fields["size"] = size
+        return fields
+
+    def _seconds(self, request: GenerationRequest) -> int | None:
+        # ``duration`` is the provider-neutral spelling of openai's ``seconds``.
+        self.require_choice("duration", request.duration, _SECONDS)
+        self.require_choice("seconds", request.seconds, _SECONDS)
+        if None not in (request.duration, request.seconds) and request.duration != request.seconds:
+            raise InvalidRequestError(
+                f"{request.seconds} contradicts duration {request.duration}",
+                field="seconds",
+                allowed=(request.duration,),
+            )
+        return request.seconds or request.duration
+
+    def _size(self, request: GenerationRequest) -> str | None:
+        self.require_choice("aspect_ratio", request.aspect_ratio, tuple(_SIZES_FOR_ASPECT))
+        self.require_choice("size", request.size, _SIZES)
+        if request.aspect_ratio is None:
+            return request.size
+        matching = _SIZES_FOR_ASPECT[request.aspect_ratio]
+        if request.size is not None and request.size not in matching:
+            raise InvalidRequestError(
+                f"{request.size!r} does not match aspect_ratio {request.aspect_ratio!r}",
+                field="size",
+                allowed=matching,
+            )
+        return request.size or matching[0]
+
+    def submit_request(self, request: GenerationRequest, image: ImageData | None) -> httpx.Request:
+        fields = self._create_fields(request)
+        url = self.url("submit")
+        if image is None:
+            return httpx.Request("POST", url, json=fields)
+        if image.data is not None:
+            mime = image.mime_type or "application/octet-stream"
+            files = {"input_reference": (image.filename, image.data, mime)}
+            return httpx.Request("POST", url, data=fields, files=files)
+        if image.url:
+            return httpx.Request(
+                "POST", url, json={**fields, "input_reference": {"image_url": image.url}}
+            )
+        raise InvalidRequestError("needs image bytes or a URL", field="image")
+
+    def status_request(self, job_id: str) -> httpx.Request:
+        return httpx.Request("GET", self.url("status", video_id=job_id))
+
+    def list_request(self, *, cursor: str | None = None, limit: int | None = None) -> httpx.Request:
+        """One page, newest first; ``cursor`` is the previous page's ``next_cursor``."""
+        if limit is not None and not 1 <= limit <= _MAX_PAGE:
+            raise InvalidRequestError(
+                f"{limit} is not between 1 and {_MAX_PAGE}", field="limit", allowed=(1, _MAX_PAGE)
+            )
+        params: dict[str, str | int] = {"order": "desc"}
+        if cursor:
+            params["after"] = cursor
+        if limit is not None:
+            params["limit"] = limit
+        return httpx.Request("GET", self.url("list"), params=params)
+
+    def check_key_request(self) -> httpx.Request:
+        # The protocol has no key check; the smallest list page is the cheapest call.
+        return self.list_request(limit=1)
+
+    def delete_request(self, job_id: str) -> httpx.Request:
+        return httpx.Request("DELETE", self.url("delete", video_id=job_id))
+
+    def remix_request(self, job_id: str, prompt: str) -> httpx.Request:
+        if not prompt.strip():
+            raise InvalidRequestError("must not be empty or blank", field="prompt")
+        self.require_prompt_length(prompt, self.max_prompt_length)
+        return httpx.Request("POST", self.url("remix", video_id=job_id), json={"prompt": prompt})
+
+    def content_request(self, job: Job, variant: ContentVariant = "video") -> httpx.Request:
+        """The file behind a video, fetched with the key from the provider's own host."""
+        self.require_choice("variant", variant, _VARIANTS)
+        return httpx.Request(
+            "GET", self.url("content", video_id=job.id), params={"variant": variant}
+        )
+
+    # -- responses ----------------------------------------------------------------------------
+
+    def parse_job(self, payload: Any) -> Job:
+        wire = self.validate_wire(_Video, payload, "video")
+        status = self.map_status(wire.status, _STATUSES)
+        return Job(
+            id=wire.id,
+            status=status,
+            raw_status=wire.status,
+            progress=wire.progress,
+            video_url=self._video_url(wire.id, status),
+            error=wire.error.reason if wire.error else None,
+            model=wire.model,
+            aspect_ratio=_ASPECT_FOR_SIZE.get(wire.size or ""),
+            created_at=wire.created_at,
+            completed_at=wire.completed_at,
+        )
+
+    def _video_url(self, video_id: str, status: JobStatus) -> str | None:
+        return self.url("content", video_id=video_id) if status is JobStatus.COMPLETED else None
+
+    def parse_list(self, payload: Any) -> VideoPage:
+        wire = self.validate_wire(_VideoList, payload, "video list")
+        videos = []
+        for item in wire.data:
+            status = self.map_status(item.status, _STATUSES)
+            videos.append(
+                Video(
+                    id=item.id,
+                    video_url=self._video_url(item.id, status),
+                    created_at=item.created_at,
+                    status=status,
+                )
+            )
+        cursor = wire.last_id or (videos[-1].id if videos else None)
+        return VideoPage(videos=videos, next_cursor=cursor if wire.has_more else None)
+
+    def parse_delete(self, payload: Any) -> bool:
+        """Whether the server says the video is gone."""
+        return self.validate_wire(_Deleted, payload, "delete").deleted
+
+    def error_from(self, response: httpx.Response, body: Any) -> APIError:
+        wire = loose(_ErrorBody, body)
+        detail = wire.error if wire else _ErrorDetail()
+        code = detail.provider_code
+        # A spent balance also answers 429, but waiting will not bring it back.
+        no_money = response.status_code == 429 and code == "insufficient_quota"
+        return self.status_error(
+            response,
+            body,
+            text(detail.message),
+            provider_code=code,
+            kind=InsufficientCreditsError if no_money else None,
+        )
+
+    def poll_hint(self, response: httpx.Response) -> float | None:
+        millis = as_float(response.headers.get("openai-poll-after-ms"))
+        if millis is not None and millis >= 0:
+            return millis / 1000
+        return super().poll_hint(response)
+
+    def quota_from(self, response: httpx.Response, payload: Any) -> Quota | None:
+        headers = response.headers
+        return quota_or_none(
+            {
+                "rate_limit": as_int(headers.get("x-ratelimit-limit-requests")),
+                "rate_remaining": as_int(headers.get("x-ratelimit-remaining-requests")),
+                "rate_reset": from_now(parse_duration(headers.get("x-ratelimit-reset-requests"))),
+            }
+        )

@@ -1,0 +1,130 @@
+"""Serving a simulator over a real socket with uvicorn (the ``[simulator]`` extra).
+
+uvicorn is imported here only, lazily, so the in-process simulator needs nothing but the
+SDK's core dependencies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from ._errors import ConnectionDropped
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from ._app import SimulatorApp
+
+HOST = "127.0.0.1"
+
+
+class _DropFilter(logging.Filter):
+    """Keep uvicorn from logging our deliberate connection drops as application errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+
+
+def make_server(
+    app: SimulatorApp, *, port: int, access_log: bool = False, log_level: str = "warning"
+) -> uvicorn.Server:
+    """A uvicorn server for ``app`` on 127.0.0.1 that leaves signal handling to its owner."""
+    try:
+        import uvicorn
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError(
+            "serving the simulator over HTTP needs uvicorn: pip install 'sora-async[simulator]'"
+        ) from exc
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # The owner installs handlers (or runs us in a thread): uvicorn must not
+            # re-raise the signal after a graceful stop, which would kill the process.
+            yield
+
+    config = uvicorn.Config(
+        app,
+        host=HOST,
+        port=port,
+        http="h11",
+        lifespan="off",
+        access_log=access_log,
+        log_level=log_level,
+        timeout_graceful_shutdown=1,
+    )
+    # After Config(): it (re)configures uvicorn's loggers.
+    logging.getLogger("uvicorn.error").addFilter(_DropFilter())
+    return Server(config)
+
+
+def bound_port(server: uvicorn.Server) -> int:
+    """The port a started server listens on (useful with ``port=0``)."""
+    sockets = [sock for listener in server.servers for sock in listener.sockets]
+    return int(sockets[0].getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: SimulatorApp, *, port: int = 0, timeout: float = 10.0) -> Iterator[int]:
+    """Run uvicorn in a daemon thread; yield the bound port; stop it on exit."""
+    server = make_server(app, port=port)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(server.serve())
+        except BaseException as exc:  # reported to the starting thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="sora-simulator", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if failure or not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(timeout)
+            raise RuntimeError("the simulator server did not start") from (
+                failure[0] if failure else None
+            )
+        time.sleep(0.005)
+    try:
+        yield bound_port(server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+
+
+def run_cli(
+    app: SimulatorApp, *, port: int, base_path: str, name: str, access_log: bool = False
+) -> None:
+    """Serve until SIGINT/SIGTERM; print the ready line once connections are accepted."""
+    server = make_server(app, port=port, access_log=access_log)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+
+    async def main() -> None:
+        serving = asyncio.create_task(server.serve())
+        # uvicorn has no "started" event to wait on, only a flag.
+        while not server.started and not serving.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        if server.started:
+            url = f"http://{HOST}:{bound_port(server)}{base_path}"
+            print(f"Simulator ({name}) ready at {url}", flush=True)
+        await serving
+
+    asyncio.run(main())
+    if not server.started:
+        sys.exit(1)
