@@ -87,8 +87,8 @@ class _TaskGate:
         self.pending = 0
         self._changed = _Signal()
 
-    async def acquire(self) -> None:
-        while self.limit and len(self.active) + self.pending >= self.limit:
+    async def acquire(self, *, wait: bool) -> None:
+        while wait and self.limit and len(self.active) + self.pending >= self.limit:
             await self._changed.wait()
         self.pending += 1
 
@@ -178,6 +178,11 @@ class RequestBudget:
         return len(self._tasks.active)
 
     @property
+    def limits_tasks(self) -> bool:
+        """Whether a concurrent-task limit is known (jobs must be followed to free slots)."""
+        return bool(self._tasks.limit)
+
+    @property
     def daily_remaining(self) -> int | None:
         return self._daily.remaining
 
@@ -217,14 +222,16 @@ class RequestBudget:
         self._tasks.finished(job_id)
 
     @asynccontextmanager
-    async def submission(self) -> AsyncIterator[_Ticket]:
+    async def submission(self, *, wait_for_task_slot: bool = True) -> AsyncIterator[_Ticket]:
         """Reserve a daily slot and a task slot for one submit.
 
-        Raises :class:`DailyLimitError` before sending when the day's quota is spent.
+        Raises :class:`DailyLimitError` before sending when the day's quota is spent. Without
+        ``wait_for_task_slot`` (nothing follows the jobs, so no slot would ever free up) the
+        server's own concurrency answer is left to the retry policy.
         """
         await self._daily.reserve()
         try:
-            await self._tasks.acquire()
+            await self._tasks.acquire(wait=wait_for_task_slot)
         except BaseException:
             self._daily.settle(spent=False, counted_by_server=False)
             raise

@@ -213,7 +213,7 @@ class AsyncSoraClient:
         request = self._generation_request(prompt, params)
         self._provider.validate(request)
         image = await self._image_for(request)
-        async with self._budget.submission() as ticket:
+        async with self._budget.submission(wait_for_task_slot=self._follows_jobs) as ticket:
             try:
                 payload, response = await self._call(
                     lambda: self._provider.submit_request(request, image), submit=True
@@ -233,6 +233,7 @@ class AsyncSoraClient:
                 job.id, counted_by_server=bool(job.quota and job.quota.daily_remaining is not None)
             )
         logger.info("submitted job %s (%s)", job.id, job.raw_status)
+        self._follow_for_task_slot(job)
         return job
 
     async def get_job(self, job_id: str) -> Job:
@@ -314,6 +315,7 @@ class AsyncSoraClient:
                 "generate_many runs in the client's task group: use it inside "
                 "'async with AsyncSoraClient(...) as client' (or call generate_batch)"
             )
+        self._check_batch_params(params)
         runner = self._batch_runner(
             self._scheduler,
             params,
@@ -346,6 +348,7 @@ class AsyncSoraClient:
         >>> print(result.summary())  # doctest: +SKIP
         2 prompts: 2 completed, 0 failed, 0 skipped, 0 errors
         """
+        self._check_batch_params(params)
         async with self._running_scheduler() as scheduler, anyio.create_task_group() as group:
             runner = self._batch_runner(
                 scheduler,
@@ -428,12 +431,13 @@ class AsyncSoraClient:
     async def remix(self, job_id: str, prompt: str) -> Job:
         """Start a new video from a finished one with a new prompt (openai)."""
         make_request(prompt, {})
-        async with self._budget.submission() as ticket:
+        async with self._budget.submission(wait_for_task_slot=self._follows_jobs) as ticket:
             payload, response = await self._call(
                 lambda: self._provider.remix_request(_require_id(job_id), prompt), submit=True
             )
             job = self._job_from(payload, response)
             ticket.accepted(job.id, counted_by_server=False)
+        self._follow_for_task_slot(job)
         return job
 
     @classmethod
@@ -586,6 +590,16 @@ class AsyncSoraClient:
                     await response.aclose()
         return target
 
+    @property
+    def _follows_jobs(self) -> bool:
+        return self._task_group is not None
+
+    def _follow_for_task_slot(self, job: Job) -> None:
+        # Under a concurrent-task limit a slot frees only when its job is seen finished, so
+        # the shared scheduler follows every job, even one nobody waits for (yet).
+        if self._follows_jobs and self._budget.limits_tasks and not job.is_terminal:
+            self._scheduler.track(job, _ignore_updates)
+
     # -- polling ----------------------------------------------------------------------------------
 
     def _new_scheduler(self) -> PollScheduler:
@@ -595,7 +609,7 @@ class AsyncSoraClient:
             poll_concurrency=self._poll_concurrency,
             poll_interval=self._poll_interval,
             max_poll_interval=self._max_poll_interval,
-            on_terminal=lambda job: self._budget.job_finished(job.id),
+            on_end=lambda job: self._budget.job_finished(job.id),
         )
 
     async def _poll_status(self, job_id: str) -> tuple[Job, float | None]:
@@ -639,9 +653,11 @@ class AsyncSoraClient:
     def _batch_runner(
         self, scheduler: PollScheduler, params: dict[str, Any], **options: Any
     ) -> BatchRunner:
+        return BatchRunner(client=self, scheduler=scheduler, **options)
+
+    def _check_batch_params(self, params: dict[str, Any]) -> None:
         # Shared parameters are checked once, before any prompt is read or sent.
         self._provider.validate(make_request("parameter check", params))
-        return BatchRunner(client=self, scheduler=scheduler, **options)
 
     # -- input ------------------------------------------------------------------------------------
 
@@ -676,6 +692,10 @@ def make_request(prompt: str | GenerationRequest, params: dict[str, Any]) -> Gen
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "request"
         raise InvalidRequestError(first["msg"].removeprefix("Value error, "), field=field) from None
+
+
+def _ignore_updates(job: Job, error: SoraError | None) -> None:
+    return None
 
 
 def _listed_job(video: Video) -> Job:

@@ -49,6 +49,13 @@ def _visible(job: Job) -> tuple[object, ...]:
     )
 
 
+def _lacks_detail(job: Job) -> bool:
+    """A terminal state a listing gives without what the caller needs (URL or reason)."""
+    if job.status is JobStatus.COMPLETED:
+        return not job.video_url
+    return job.status is JobStatus.FAILED and not job.error
+
+
 @dataclass(eq=False)
 class _Entry:
     job: Job
@@ -111,14 +118,14 @@ class PollScheduler:
         poll_concurrency: int,
         poll_interval: float,
         max_poll_interval: float,
-        on_terminal: Callable[[Job], None] = lambda job: None,
+        on_end: Callable[[Job], None] = lambda job: None,
     ) -> None:
         self._poll_status = poll_status
         self._list_jobs = list_jobs
         self._semaphore = anyio.Semaphore(poll_concurrency)
         self._min = poll_interval
         self._max = max(max_poll_interval, poll_interval)
-        self._on_terminal = on_terminal
+        self._on_end = on_end
         self._entries: dict[str, _Entry] = {}
         self._heap: list[tuple[float, int, _Entry]] = []
         self._order = itertools.count()
@@ -233,12 +240,16 @@ class PollScheduler:
         unlisted: list[_Entry] = []
         for entry in due:
             job = listed.get(entry.job.id)
-            if job is not None and not (job.status is JobStatus.COMPLETED and not job.video_url):
+            if job is None:
+                unlisted.append(entry)
+            elif _lacks_detail(job):
+                # Listed as ended but without its URL or reason: one poll fetches it now.
+                await self._semaphore.acquire()
+                group.start_soon(self._poll_one, entry)
+            else:
                 entry.hint = None
                 self._update(entry, job)
                 self._release(entry)
-            else:
-                unlisted.append(entry)
         self._quiet_sweeps = 0 if len(unlisted) < len(due) else self._quiet_sweeps + 1
         # A list cannot show everything (codefast lists finished videos only), so the jobs it
         # leaves out get a single poll once they look stuck: when sweeps stop settling
@@ -298,8 +309,8 @@ class PollScheduler:
     def _finish(self, entry: _Entry, error: SoraError | None) -> None:
         self._entries.pop(entry.job.id, None)
         self._notify(entry, error)
-        if entry.job.is_terminal:
-            self._on_terminal(entry.job)
+        # Also when polls failed for good: a slot held forever would stall every submit.
+        self._on_end(entry.job)
 
     @staticmethod
     def _notify(entry: _Entry, error: SoraError | None) -> None:

@@ -182,7 +182,7 @@ class SoravideoProvider(Provider):
             "aspectRatio": request.aspect_ratio,
             "duration": request.duration,
             "quality": request.quality,
-            "imageUrl": None if image is None else _https_url(image),
+            "imageUrl": None if image is None else self._image_url(image),
         }
         return httpx.Request(
             "POST",
@@ -192,6 +192,16 @@ class SoravideoProvider(Provider):
 
     def status_request(self, job_id: str) -> httpx.Request:
         return httpx.Request("GET", self.url("status", task_id=job_id))
+
+    def _image_url(self, image: ImageData) -> str:
+        # https, or a URL on this provider's own host: what its /upload handed back.
+        if image.url and (
+            image.url.startswith("https://")
+            or httpx.URL(image.url).host == httpx.URL(self.base_url).host
+        ):
+            return image.url
+        shown = repr(image.url) if image.url else "image bytes (upload them first)"
+        raise InvalidRequestError(f"soravideo needs an https URL, got {shown}", field="image")
 
     def upload_request(self, image: ImageData) -> httpx.Request:
         if image.data is None:
@@ -269,10 +279,3 @@ class SoravideoProvider(Provider):
         if envelope is not None and envelope.code == _DAILY_LIMIT:
             fields |= {"daily_remaining": 0, "daily_reset": next_midnight_utc()}
         return quota_or_none(fields)
-
-
-def _https_url(image: ImageData) -> str:
-    if image.url and image.url.startswith("https://"):
-        return image.url
-    shown = repr(image.url) if image.url else "image bytes (upload them first)"
-    raise InvalidRequestError(f"soravideo needs an https URL, got {shown}", field="image")

@@ -93,7 +93,9 @@ class SimulatorApp:
         if scope["type"] != "http":
             return
         request = await read_request(scope, receive)
-        if request.path.startswith("/_sim/"):
+        admin = self._admin_path(request.path)
+        if admin is not None:
+            request.path = admin
             await send_response(send, self._admin_answer(request))
             return
         match = self._router.match(request.method, request.path)
@@ -215,6 +217,13 @@ class SimulatorApp:
         return Response(200, stored.data, stored.content_type)
 
     # -- admin (not authenticated, not counted) -----------------------------------------
+
+    def _admin_path(self, path: str) -> str | None:
+        """``/_sim/...``, also reachable below the provider's prefix (relative to base_url)."""
+        prefix = self.protocol.prefix
+        if prefix and path.startswith(f"{prefix}/_sim/"):
+            path = path[len(prefix) :]
+        return path if path.startswith("/_sim/") else None
 
     def _admin_answer(self, request: Request) -> Response:
         match = self._admin.match(request.method, request.path)

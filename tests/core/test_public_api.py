@@ -1,0 +1,74 @@
+"""The public surface: the names DESIGN.md promises, exported in a sorted, complete __all__."""
+
+from __future__ import annotations
+
+import inspect
+
+import sora_async
+
+CONTRACT = {
+    "AsyncSoraClient",
+    "JobStatus",
+    "Job",
+    "Quota",
+    "Video",
+    "GenerationRequest",
+    "BatchItem",
+    "BatchResult",
+    "SoraError",
+    "InvalidRequestError",
+    "APIError",
+    "AuthenticationError",
+    "NotFoundError",
+    "BadRequestError",
+    "RateLimitError",
+    "ConcurrencyLimitError",
+    "DailyLimitError",
+    "InsufficientCreditsError",
+    "ServerError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "ResponseParseError",
+    "JobFailedError",
+    "WaitTimeoutError",
+}
+
+
+def test_all_is_sorted() -> None:
+    assert list(sora_async.__all__) == sorted(sora_async.__all__)
+
+
+def test_all_is_complete_and_real() -> None:
+    public = {
+        name
+        for name, value in vars(sora_async).items()
+        if not name.startswith("_") and (inspect.isclass(value) or inspect.isfunction(value))
+    }
+    assert public == set(sora_async.__all__)
+    assert all(hasattr(sora_async, name) for name in sora_async.__all__)
+
+
+def test_contract_names_are_exported() -> None:
+    assert set(sora_async.__all__) >= CONTRACT
+
+
+def test_error_tree() -> None:
+    e = sora_async
+    assert issubclass(e.ConcurrencyLimitError, e.RateLimitError)
+    assert issubclass(e.DailyLimitError, e.RateLimitError)
+    assert issubclass(e.RateLimitError, e.APIError)
+    assert issubclass(e.APITimeoutError, e.APIConnectionError)
+    for name in CONTRACT - {"AsyncSoraClient", "JobStatus", "Job", "Quota", "Video"}:
+        cls = getattr(e, name)
+        if name.endswith("Error"):
+            assert issubclass(cls, e.SoraError), name
+
+
+def test_job_status_values() -> None:
+    assert [s.value for s in sora_async.JobStatus] == [
+        "queued",
+        "processing",
+        "completed",
+        "failed",
+    ]
+    assert sora_async.JobStatus.COMPLETED == "completed"
