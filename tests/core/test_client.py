@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
+from core_support import PROVIDERS, simulated
 
 from sora_async import (
     AsyncSoraClient,
@@ -15,8 +17,6 @@ from sora_async import (
     NotFoundError,
     WaitTimeoutError,
 )
-
-from core_support import PROVIDERS, simulated
 
 pytestmark = pytest.mark.anyio
 
@@ -47,7 +47,7 @@ async def test_generate_reports_every_change(provider: str) -> None:
         job = await client.generate("a lighthouse at dusk", on_update=on_update)
     assert job.status is JobStatus.COMPLETED
     assert seen and seen[-1].status is JobStatus.COMPLETED
-    assert all(a != b for a, b in zip(seen, seen[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(seen))
 
 
 async def test_wait_without_async_with_uses_a_private_scheduler() -> None:
@@ -99,7 +99,7 @@ async def test_list_videos(provider: str) -> None:
 
 async def test_list_videos_unsupported_says_so() -> None:
     async with simulated("soravideo") as client:
-        with pytest.raises(InvalidRequestError, match="soravideo.*list_videos"):
+        with pytest.raises(InvalidRequestError, match=r"soravideo.*list_videos"):
             await client.list_videos()
         assert client.simulator is not None
         assert client.simulator.counters.total == 0

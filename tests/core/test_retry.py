@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from core_support import simulated
 
 import sora_async._retry as retry_module
 from sora_async import (
@@ -15,8 +16,6 @@ from sora_async import (
     SoraError,
 )
 from sora_async._retry import RetryPolicy
-
-from core_support import simulated
 
 pytestmark = pytest.mark.anyio
 

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from core_support import simulated
 
 from sora_async import AsyncSoraClient, InvalidRequestError
-
-from core_support import simulated
 
 pytestmark = pytest.mark.anyio
 
