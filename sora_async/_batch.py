@@ -141,25 +141,29 @@ class BatchRunner:
 
     async def _run(self, prompts: PromptSource, params: dict[str, Any]) -> None:
         assert self._send is not None
-        with self._scope:
-            async with self._send, anyio.create_task_group() as group:
-                index = 0
-                async for prompt in _aiter(prompts):
-                    self._read += 1
-                    self._outstanding += 1
-                    await self._unfinished_slots.acquire()
-                    await self._submit_slots.acquire()
-                    self._submitting += 1
-                    group.start_soon(self._submit, index, prompt, params)
-                    index += 1
-                self._source_done = True
-                self._progress()
-                if self._outstanding == 0:
-                    self._all_ended.set()
-                await self._all_ended.wait()
-        for untrack in list(self._untrack.values()):
-            untrack()
-        self._untrack.clear()
+        try:
+            with self._scope:
+                async with self._send, anyio.create_task_group() as group:
+                    index = 0
+                    async for prompt in _aiter(prompts):
+                        self._read += 1
+                        self._outstanding += 1
+                        await self._unfinished_slots.acquire()
+                        await self._submit_slots.acquire()
+                        self._submitting += 1
+                        group.start_soon(self._submit, index, prompt, params)
+                        index += 1
+                    self._source_done = True
+                    self._progress()
+                    if self._outstanding == 0:
+                        self._all_ended.set()
+                    await self._all_ended.wait()
+        finally:
+            # However the batch ends (done, left early, cancelled from outside), stop
+            # following its jobs.
+            for untrack in list(self._untrack.values()):
+                untrack()
+            self._untrack.clear()
 
     async def _submit(self, index: int, prompt: Prompt, params: dict[str, Any]) -> None:
         from ._client import make_request
