@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import pytest
+from core_support import eventually, simulated
 
 from sora_async import BatchProgress, GenerationRequest, JobStatus
-
-from core_support import eventually, simulated
 
 pytestmark = pytest.mark.anyio
 

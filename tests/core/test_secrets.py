@@ -1,0 +1,47 @@
+"""The API key never shows: not in a repr, an error, or a log line at DEBUG."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from sora_async import AsyncSoraClient, AuthenticationError, SoraError
+
+pytestmark = pytest.mark.anyio
+
+KEY = "sk-canary-7f3a9c1e"
+
+
+async def test_key_absent_from_repr_errors_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = AsyncSoraClient.simulated(provider="soravideo", time_scale=0.002, api_key=KEY)
+    texts = [repr(client), str(vars(client))]
+    async with client:
+        job = await client.generate("a quiet harbour")
+        texts += [repr(job), job.model_dump_json()]
+        assert client.simulator is not None
+        client.simulator.inject("5xx", route="status", times=10)
+        with pytest.raises(SoraError) as caught:
+            await client.get_job(job.id)
+        texts += [str(caught.value), repr(caught.value), repr(vars(caught.value))]
+    texts += [record.getMessage() for record in caught_records(caplog)]
+    assert len(texts) > 6
+    assert not [text for text in texts if KEY in text]
+
+
+def caught_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    records = caplog.records
+    assert any(record.levelno == logging.DEBUG for record in records)
+    return records
+
+
+async def test_key_absent_from_a_refused_key_error() -> None:
+    client = AsyncSoraClient.simulated(provider="codefast", api_key="sk-the-right-one")
+    client._api_key = type(client._api_key)(KEY)
+    async with client:
+        with pytest.raises(AuthenticationError) as caught:
+            await client.submit("a harbour")
+    error = caught.value
+    assert error.status_code == 401
+    assert KEY not in f"{error} {error!r} {error.body!r}"
