@@ -31,8 +31,10 @@ def seconds_value(seconds: float, *, integral: bool) -> int | float:
 
 
 def seconds_header(seconds: float, *, integral: bool) -> str:
-    """A wait as a ``Retry-After`` header value (see :func:`seconds_value`)."""
-    return str(seconds_value(seconds, integral=integral))
+    """A wait as a ``Retry-After`` header value (see :func:`seconds_value`); whole numbers
+    are written without a fraction, as RFC 9110 parsers expect."""
+    value = seconds_value(seconds, integral=integral)
+    return str(int(value)) if value == int(value) else str(value)
 
 
 def unix_header(wall: float, *, integral: bool) -> str:
@@ -45,7 +47,8 @@ def unix_header(wall: float, *, integral: bool) -> str:
 def go_duration(seconds: float) -> str:
     """A duration the way OpenAI's ``x-ratelimit-reset-*`` headers write it: ``20ms``, ``1.5s``,
     ``6m0s``, ``1h2m3s``."""
-    seconds = max(0.0, seconds)
+    if seconds <= 0.0:
+        return "0s"
     if seconds < 1.0:
         return f"{max(1, round(seconds * 1000))}ms"
     if seconds < 60.0:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import signal
 import sys
@@ -34,6 +35,9 @@ class _DropFilter(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
 
 
+_DROP_FILTER = _DropFilter()
+
+
 def make_server(
     app: SimulatorApp, *, port: int, access_log: bool = False, log_level: str = "warning"
 ) -> uvicorn.Server:
@@ -52,6 +56,9 @@ def make_server(
             # re-raise the signal after a graceful stop, which would kill the process.
             yield
 
+    # uvicorn writes access lines to stdout; keep stdout for the ready line alone.
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
     config = uvicorn.Config(
         app,
         host=HOST,
@@ -59,11 +66,12 @@ def make_server(
         http="h11",
         lifespan="off",
         access_log=access_log,
-        log_level=log_level,
+        log_config=log_config,
+        log_level="info" if access_log else log_level,
         timeout_graceful_shutdown=1,
     )
-    # After Config(): it (re)configures uvicorn's loggers.
-    logging.getLogger("uvicorn.error").addFilter(_DropFilter())
+    # After Config(): it (re)configures uvicorn's loggers. Adding the same filter is a no-op.
+    logging.getLogger("uvicorn.error").addFilter(_DROP_FILTER)
     return Server(config)
 
 

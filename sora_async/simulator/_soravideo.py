@@ -93,6 +93,9 @@ class SoraVideo(ProtocolBase):
             if error.limit is Limit.RATE:
                 wait = error.retry_after if error.retry_after is not None else 1.0
                 return _error(status, code, msg, retryAfter=self.wait_value(wait))
+            if error.limit is Limit.DAILY:
+                # Midnight UTC at real speed; a scaled "day" ends earlier, so say when.
+                msg = f"{msg} (next reset {iso_time(self.engine.daily_reset_at())})"
             return _error(status, code, msg)
         if isinstance(error, ServerFault):
             response = _error(error.status, error.status, reason(error.status))

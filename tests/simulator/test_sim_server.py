@@ -1,0 +1,111 @@
+"""Serving over a real socket: serve_in_thread and ``python -m sora_async.simulator``."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from sora_async.simulator import Simulator
+
+AUTH = {"Authorization": "Bearer sk_live"}
+
+
+def test_serve_in_thread_end_to_end() -> None:
+    sim = Simulator(provider="soravideo", time_scale=0.002, rate_limit=10_000)
+    with sim.serve_in_thread() as url:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api/v1", url)
+        with httpx.Client(base_url=url, headers=AUTH, timeout=5) as http:
+            created = http.post("/sora2/text-to-video", json={"prompt": "a cat"}).json()
+            task_id = created["data"]["task_id"]
+            for _ in range(2000):
+                task = http.get(f"/tasks/{task_id}").json()["data"]
+                if task["status"] == "completed":
+                    break
+                time.sleep(0.002)
+            assert task["status"] == "completed"
+            origin = url.removesuffix("/api/v1")
+            assert task["video_url"] == f"{origin}/files/{task_id}.mp4"
+            video = httpx.get(task["video_url"])
+            counters = httpx.get(f"{origin}/_sim/counters").json()
+    assert video.headers["content-type"] == "video/mp4"
+    assert video.content[4:8] == b"ftyp"
+    assert counters["requests"]["submit"] == 1
+    with pytest.raises(httpx.ConnectError):  # stopped on exit
+        httpx.get(url + "/credits", headers=AUTH)
+
+
+def test_network_faults_over_a_socket() -> None:
+    sim = Simulator(provider="codefast")
+    sim.inject("drop_after_accept")
+    sim.inject("timeout", route="status")
+    with (
+        sim.serve_in_thread() as url,
+        httpx.Client(base_url=url, headers={"X-API-Key": "k"}, timeout=5) as http,
+    ):
+        with pytest.raises(httpx.RemoteProtocolError):
+            http.post("/generate", json={"prompt": "x"})
+        (job,) = sim.jobs()
+        with pytest.raises(httpx.ReadTimeout):
+            http.get(f"/status/{job.id}", timeout=0.3)
+        assert http.get(f"/status/{job.id}").json()["status"] == "queued"
+        began = time.monotonic()
+    assert time.monotonic() - began < 5  # the hung request did not keep the server up
+    assert sim.counters.dropped == 1
+
+
+def _start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sora_async.simulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def _ready_url(process: subprocess.Popen[str], provider: str) -> str:
+    assert process.stdout is not None
+    readable, _, _ = select.select([process.stdout], [], [], 20)
+    assert readable, "the simulator printed nothing"
+    line = process.stdout.readline()
+    match = re.fullmatch(rf"Simulator \({provider}\) ready at (http://127\.0\.0\.1:\d+\S*)\n", line)
+    assert match, line
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    ("provider", "stop", "prefix"),
+    [("soravideo", signal.SIGTERM, "/api/v1"), ("codefast", signal.SIGINT, "")],
+)
+def test_module_entry_point(provider: str, stop: signal.Signals, prefix: str) -> None:
+    process = _start(
+        "--provider", provider, "--time-scale", "0.01", "--api-key", "sk_secret_42", "--seed", "3"
+    )
+    try:
+        url = _ready_url(process, provider)
+        assert url.endswith(f"{prefix}") and re.search(r":\d+" + re.escape(prefix) + "$", url)
+        if provider == "soravideo":
+            answer = httpx.get(f"{url}/credits", headers={"Authorization": "Bearer sk_secret_42"})
+            assert answer.json() == {"code": 200, "msg": "success", "data": {"credits": 100000}}
+            wrong = httpx.get(f"{url}/credits", headers={"Authorization": "Bearer nope"})
+            assert wrong.json()["code"] == 1001
+        else:
+            answer = httpx.get(f"{url}/", headers={"X-API-Key": "sk_secret_42"})
+            assert answer.json()["status"] == "running"
+        process.send_signal(stop)
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "sk_secret_42" not in out + err
+    assert out == ""  # nothing after the ready line
