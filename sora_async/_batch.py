@@ -8,6 +8,7 @@ shared poll scheduler. A bad item never raises: failures, errors and quota skips
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from collections.abc import AsyncIterable, Callable, Iterable
@@ -34,6 +35,8 @@ __all__ = [
     "PromptSource",
     "Recall",
 ]
+
+logger = logging.getLogger("sora_async")
 
 Prompt = str | GenerationRequest
 PromptSource = Iterable[Prompt] | AsyncIterable[Prompt]
@@ -286,22 +289,28 @@ class BatchRunner:
     def _progress(self) -> None:
         if self._on_progress is None:
             return
+        try:
+            self._on_progress(self._snapshot())
+        except Exception:
+            # A display's bug must not stop the batch (or the scheduler calling us).
+            logger.exception("on_progress callback failed; progress updates stop")
+            self._on_progress = None
+
+    def _snapshot(self) -> BatchProgress:
         statuses = Counter(self._status.values())
-        self._on_progress(
-            BatchProgress(
-                read=self._read,
-                submitting=self._submitting,
-                queued=statuses[JobStatus.QUEUED],
-                processing=statuses[JobStatus.PROCESSING],
-                completed=self._counts["completed"],
-                failed=self._counts["failed"],
-                skipped=self._counts["skipped"],
-                errors=self._counts["error"],
-                source_done=self._source_done,
-                requests_sent=self._client.requests_sent,
-                quota=self._client.quota,
-                queue_positions=tuple(sorted(self._positions.values())[:5]),
-            )
+        return BatchProgress(
+            read=self._read,
+            submitting=self._submitting,
+            queued=statuses[JobStatus.QUEUED],
+            processing=statuses[JobStatus.PROCESSING],
+            completed=self._counts["completed"],
+            failed=self._counts["failed"],
+            skipped=self._counts["skipped"],
+            errors=self._counts["error"],
+            source_done=self._source_done,
+            requests_sent=self._client.requests_sent,
+            quota=self._client.quota,
+            queue_positions=tuple(sorted(self._positions.values())[:5]),
         )
 
 

@@ -165,7 +165,12 @@ class AsyncSoraClient:
         try:
             if group is not None:
                 group.cancel_scope.cancel()
-                await group.__aexit__(exc_type, exc, tb)
+                # Only a cancellation belongs to the task group; any other error from the
+                # block propagates as itself, not wrapped in an ExceptionGroup.
+                if isinstance(exc, anyio.get_cancelled_exc_class()):
+                    await group.__aexit__(exc_type, exc, tb)
+                else:
+                    await group.__aexit__(None, None, None)
         finally:
             await self.aclose()
 

@@ -84,7 +84,7 @@ class APIError(SoraError):
 
     ``status_code`` is the HTTP status, ``provider_code`` the provider's own code (soravideo's
     ``2001``, openai's ``"rate_limit_exceeded"``), ``body`` the decoded body (or an excerpt of
-    the text when it was not JSON).
+    the text when it was not JSON), ``retry_after`` the server's hint in seconds, if any.
     """
 
     def __init__(
@@ -94,11 +94,13 @@ class APIError(SoraError):
         status_code: int,
         provider_code: int | str | None = None,
         body: object = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.provider_code = provider_code
         self.body = body
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         code = f", code {self.provider_code}" if self.provider_code is not None else ""
@@ -119,18 +121,6 @@ class BadRequestError(APIError):
 
 class RateLimitError(APIError):
     """Too many requests. ``retry_after`` is the server's hint in seconds, when it gave one."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int,
-        provider_code: int | str | None = None,
-        body: object = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, status_code=status_code, provider_code=provider_code, body=body)
-        self.retry_after = retry_after
 
 
 class ConcurrencyLimitError(RateLimitError):
@@ -213,15 +203,13 @@ def error_for_status(
     'NotFoundError'
     """
     cls = kind or _class_for_status(status_code)
-    if issubclass(cls, RateLimitError):
-        return cls(
-            message,
-            status_code=status_code,
-            provider_code=provider_code,
-            body=body,
-            retry_after=retry_after,
-        )
-    return cls(message, status_code=status_code, provider_code=provider_code, body=body)
+    return cls(
+        message,
+        status_code=status_code,
+        provider_code=provider_code,
+        body=body,
+        retry_after=retry_after,
+    )
 
 
 def _class_for_status(status_code: int) -> type[APIError]:

@@ -86,9 +86,9 @@ class RetryPolicy:
 
     def delay_for(self, error: SoraError, jittered: float) -> float:
         """The server's hint when it gave one (capped), else the backoff delay."""
-        hint = getattr(error, "retry_after", None)
-        if isinstance(hint, int | float) and hint > 0:
-            return min(float(hint), self.max_retry_after)
+        hint = error.retry_after if isinstance(error, APIError) else None
+        if hint is not None and hint > 0:
+            return min(hint, self.max_retry_after)
         return jittered
 
     async def call(

@@ -157,8 +157,7 @@ class PollScheduler:
             entry = self._entries[job.id] = _Entry(job=job, listeners=[], tracked_at=now)
             self._learn(entry, job, now)
             self._schedule(entry, now)
-        else:
-            entry.job = entry.job.updated(job) if job is not entry.job else entry.job
+        # An entry that exists already keeps its own state: the caller's copy may be older.
         entry.listeners.append(listener)
 
         def untrack() -> None:

@@ -169,7 +169,7 @@ class SoravideoProvider(Provider):
             )
         # A plain-http URL would be refused by the server; say so before uploading anything.
         if isinstance(request.image, str) and request.image.startswith("http://"):
-            raise InvalidRequestError("soravideo needs an https URL", field="image")
+            self._image_url(ImageData(url=request.image))
         return pro
 
     def submit_request(self, request: GenerationRequest, image: ImageData | None) -> httpx.Request:

@@ -193,3 +193,15 @@ async def test_adaptive_polling_uses_far_fewer_requests_than_a_fixed_poll() -> N
     # A seed-style loop polls every 3 s for 30-90 s videos: about 20 per job.
     fixed = math.ceil(60 / 3)
     assert polls_per_job < fixed / 3
+
+
+async def test_a_failing_progress_callback_does_not_stop_the_batch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(progress: BatchProgress) -> None:
+        raise ValueError("display bug")
+
+    async with simulated("codefast") as client:
+        result = await client.generate_batch(["a", "b"], on_progress=broken)
+    assert len(result.completed) == 2
+    assert "on_progress callback failed" in caplog.text

@@ -205,3 +205,18 @@ def test_api_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SORA_API_KEY")
     with pytest.raises(InvalidRequestError, match="api_key"):
         AsyncSoraClient()
+
+
+async def test_an_error_in_the_block_is_not_wrapped() -> None:
+    with pytest.raises(JobFailedError):
+        async with simulated("codefast", fail_prompts_containing="[fail]") as client:
+            await client.generate("this will [fail]")
+
+
+async def test_generate_from_an_uploaded_image(tmp_path: Path) -> None:
+    image = tmp_path / "cat.png"
+    image.write_bytes(PNG)
+    async with simulated("soravideo") as client:
+        url = await client.upload_image(image)
+        job = await client.generate("make it move", image=url)
+    assert job.status is JobStatus.COMPLETED

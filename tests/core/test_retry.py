@@ -143,3 +143,13 @@ async def test_max_retries_bounds_reads() -> None:
         with pytest.raises(ServerError):
             await client.get_job(job.id)
         assert sim.counters.requests["status"] == 3
+
+
+async def test_a_503_submit_with_retry_after_is_resent() -> None:
+    async with simulated("codefast") as client:
+        sim = client.simulator
+        assert sim is not None
+        sim.inject("5xx", route="submit", times=1, status=503, retry_after=1.0)
+        job = await client.submit("a harbour")
+    assert job.id
+    assert sim.counters.requests["submit"] == 2 and sim.counters.submits == 1
