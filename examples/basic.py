@@ -1,0 +1,63 @@
+"""Generate one video, printing its place in the queue as it moves, then its URL.
+
+python examples/basic.py --simulate                # the embedded simulator: no key, no network
+SORA_SIMULATE=1 python examples/basic.py           # the same
+SORA_API_KEY=... python examples/basic.py "a red fox in fresh snow" --provider codefast
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import anyio
+
+from sora_async import AsyncSoraClient, Job, JobFailedError
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Generate one video.")
+    parser.add_argument("prompt", nargs="?", default="A paper boat sailing down a rainy street")
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        default=os.environ.get("SORA_SIMULATE", "") not in ("", "0"),
+        help="use the embedded simulator (also SORA_SIMULATE=1)",
+    )
+    parser.add_argument("--provider", default=os.environ.get("SORA_PROVIDER", "codefast"))
+    return parser.parse_args()
+
+
+def make_client(args: argparse.Namespace) -> AsyncSoraClient:
+    if args.simulate:
+        return AsyncSoraClient.simulated(provider=args.provider, time_scale=0.005)
+    if not os.environ.get("SORA_API_KEY"):
+        raise SystemExit("set SORA_API_KEY, or run with --simulate")
+    return AsyncSoraClient(provider=args.provider)  # the key comes from SORA_API_KEY
+
+
+def show(job: Job) -> None:
+    """Called with the submitted job and on every change the scheduler sees."""
+    if job.queue_position:
+        print(f"{job.status}: position {job.queue_position} of {job.queue_size or '?'} in queue")
+    elif job.progress is not None and not job.is_terminal:
+        print(f"{job.status}: {job.progress:.0f}%")
+    else:
+        print(job.status)
+
+
+async def main(args: argparse.Namespace) -> int:
+    async with make_client(args) as client:
+        job = await client.submit(args.prompt)
+        show(job)
+        try:
+            job = await client.wait(job, timeout=900, on_update=show)
+        except JobFailedError as exc:
+            print(f"failed: {exc.job.error}")
+            return 1
+    print(job.video_url)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(anyio.run(main, parse_args()))

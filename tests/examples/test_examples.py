@@ -1,0 +1,198 @@
+"""Every example runs on the simulator (``--simulate`` or ``SORA_SIMULATE=1``), time-bounded,
+and the Python blocks of docs/fastapi.md and docs/testing.md pass as test modules."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC_PAGES = ("fastapi.md", "testing.md")
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """This environment without a real key or a simulate switch, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SORA_API_KEY", "SORA_SIMULATE")}
+    return {**env, **extra}
+
+
+def start(*args: str, **env: str) -> subprocess.Popen[str]:
+    """``python *args`` in the repository, its output captured."""
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=environment(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+SCRIPTS = ["basic.py", "bulk.py", "image_to_video.py", "fastapi_app.py"]
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The example processes of this module, and where the bulk run writes its results."""
+
+    processes: dict[str, subprocess.Popen[str]]
+    bulk_results: Path
+
+    def finish(self, name: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        process = self.processes[name]
+        out, err = process.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    """Every example run, started at once (they are independent); a test waits for its own."""
+    tmp = tmp_path_factory.mktemp("bulk")
+    prompts, results = tmp / "prompts.txt", tmp / "results.jsonl"
+    prompts.write_text("a red fox\n\na paper boat\n", encoding="utf-8")
+    docs = tmp_path_factory.mktemp("docs")
+    for page in DOC_PAGES:
+        # Each page's blocks, in order, make one module: a failure names its page.
+        module = docs / f"test_doc_{page.removesuffix('.md')}.py"
+        module.write_text("\n\n".join(doc_blocks(page)), encoding="utf-8")
+    processes = {
+        "basic": start("examples/basic.py", "--simulate"),
+        "bulk": start("examples/bulk.py", SORA_SIMULATE="1"),
+        "bulk-file": start("examples/bulk.py", str(prompts), "--out", str(results), "--simulate"),
+        "image": start("examples/image_to_video.py", "--simulate"),
+        "my-tests": start(
+            "-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/test_my_app.py"
+        ),
+        "docs": start(
+            "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(docs), str(docs)
+        ),
+        **{f"no-key {script}": start(f"examples/{script}") for script in SCRIPTS},
+    }
+    yield Runs(processes, results)
+    for process in processes.values():
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("basic", ["queued: position 1 of 1", "completed", ".mp4"]),
+        ("bulk", ["8 prompts: 8 completed", "videos"]),
+        (
+            "image",
+            ["[codefast] sending gradient.png inline", "[soravideo] the simulator saw 1 upload"],
+        ),
+    ],
+)
+def test_an_example_runs_on_the_simulator(runs: Runs, name: str, expected: list[str]) -> None:
+    done = runs.finish(name)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    for text in expected:
+        assert text in done.stdout, done.stdout
+
+
+def test_bulk_reads_a_prompt_file_and_writes_results(runs: Runs) -> None:
+    done = runs.finish("bulk-file")
+    assert done.returncode == 0, done.stderr
+    lines = runs.bulk_results.read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [(r["prompt"], r["status"]) for r in records] == [
+        ("a red fox", "completed"),
+        ("a paper boat", "completed"),
+    ]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_without_a_key_or_the_simulator_an_example_says_what_to_do(runs: Runs, script: str) -> None:
+    done = runs.finish(f"no-key {script}")
+    assert done.returncode != 0
+    assert "set SORA_API_KEY, or run with --simulate" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_users_own_tests_pass(runs: Runs) -> None:
+    done = runs.finish("my-tests")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " passed" in done.stdout
+    assert "failed" not in done.stdout
+
+
+def doc_blocks(page: str) -> list[str]:
+    return PYTHON_BLOCK.findall((ROOT / "docs" / page).read_text(encoding="utf-8"))
+
+
+def test_the_docs_code_blocks_pass_as_test_modules(runs: Runs) -> None:
+    assert all(len(doc_blocks(page)) >= 3 for page in DOC_PAGES)
+    done = runs.finish("docs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " passed" in done.stdout
+    assert "warning" not in done.stdout.lower(), done.stdout
+
+
+def test_every_doc_block_is_python_or_plain_text() -> None:
+    # Only the Python blocks are run: anything else must be output or a shell line, not code.
+    for page in DOC_PAGES:
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        fences = re.findall(r"^```(\w*)$", text, re.MULTILINE)
+        languages = set(fences[0::2])  # every other fence opens a block
+        assert languages <= {"python", "text", ""}, (page, languages)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_fastapi_example_serves_and_stops_cleanly_on_ctrl_c() -> None:
+    port = free_port()
+    server = start("examples/fastapi_app.py", "--simulate", "--port", str(port))
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    assert http.get("/quota").json()["provider"] == "codefast"
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "the app did not start"
+                    assert server.poll() is None, server.communicate()
+                    time.sleep(0.05)
+            job = http.post("/videos", json={"prompt": "a red fox"}).json()
+            with http.stream("GET", f"/videos/{job['id']}/events") as events:
+                data = [line for line in events.iter_lines() if line.startswith("data: ")]
+            assert json.loads(data[-1].removeprefix("data: "))["status"] == "completed"
+            trailer = http.post("/trailers", params={"title": "Dune"})
+            assert trailer.status_code == 202
+            # A listener is still connected when Ctrl+C arrives: it must not hold the server.
+            with http.stream("GET", f"/videos/{trailer.json()['id']}/events") as events:
+                lines = events.iter_lines()
+                assert next(lines).startswith("event: status")
+                server.send_signal(signal.SIGINT)
+                rest = list(lines)  # ends when the server closes the stream
+            assert all(not line.startswith("event: error") for line in rest)
+        _, err = server.communicate(timeout=15)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, err
+    assert "Traceback" not in err
+    assert "ERROR" not in err
+    assert "Application shutdown complete" in err
