@@ -1,0 +1,28 @@
+"""The ``sora-async`` command line (the ``cli`` extra: typer and rich).
+
+``main`` imports typer and rich only when it runs, so that a plain ``sora-async`` without
+the extra can say which extra to install instead of failing with a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+_EXTRA_MODULES = {"typer", "click", "rich"}
+
+
+def main() -> None:
+    """Run the command line (the ``sora-async`` entry point)."""
+    try:
+        from ._app import app
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in _EXTRA_MODULES:
+            raise
+        print(
+            'sora-async: the command line needs the "cli" extra: pip install "sora-async[cli]"',
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+    app(prog_name="sora-async")

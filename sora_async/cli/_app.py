@@ -1,0 +1,524 @@
+"""The ``sora-async`` commands (typer). Parsing and exit codes here; the work elsewhere."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import typer
+from rich.console import Console
+
+from .._client import AsyncSoraClient
+from .._errors import AuthenticationError, InvalidRequestError, JobFailedError, SoraError
+from .._journal import JournalError
+from .._models import Job, JobStatus
+from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from ._connect import Connection
+from ._display import Display, LiveDisplay, PlainDisplay, quota_text
+from ._run import BatchOptions, run_batch
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="sora-async",
+    help="Generate Sora-2 videos in bulk: live progress, resumable runs, streamed downloads.",
+    no_args_is_help=True,
+    add_completion=False,
+    # A traceback with locals could show the API key: never print one.
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+class ProviderName(StrEnum):
+    codefast = "codefast"
+    soravideo = "soravideo"
+    openai = "openai"
+
+
+class Format(StrEnum):
+    txt = "txt"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+class Variant(StrEnum):
+    video = "video"
+    thumbnail = "thumbnail"
+    spritesheet = "spritesheet"
+
+
+# -- the options every command shares ------------------------------------------------------------
+
+_SERVICE = "Service"
+ProviderOpt = Annotated[
+    ProviderName, typer.Option(help="The provider's protocol.", rich_help_panel=_SERVICE)
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="The service's base URL (default: the provider's).", rich_help_panel=_SERVICE
+    ),
+]
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="SORA_API_KEY",
+        show_default=False,
+        help="The API key (better: set SORA_API_KEY). Never shown or written anywhere.",
+        rich_help_panel=_SERVICE,
+    ),
+]
+SimulateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--simulate",
+        help="Run against the embedded simulator: no key, no cost.",
+        rich_help_panel=_SERVICE,
+    ),
+]
+TimeScaleOpt = Annotated[
+    float,
+    typer.Option(
+        help="With --simulate: real seconds per simulated second.", rich_help_panel=_SERVICE
+    ),
+]
+PollOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Shortest gap between two polls of one job, seconds.", rich_help_panel=_SERVICE
+    ),
+]
+MaxPollOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Longest gap between two polls of one job, seconds.", rich_help_panel=_SERVICE
+    ),
+]
+InsecureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-insecure",
+        help="Allow a plain http:// base URL to another machine (the key travels in clear).",
+        rich_help_panel=_SERVICE,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+_PARAMS = "Generation parameters"
+AspectOpt = Annotated[str | None, typer.Option(help="e.g. 16:9 or 9:16.", rich_help_panel=_PARAMS)]
+ModelOpt = Annotated[str | None, typer.Option(help="The model name.", rich_help_panel=_PARAMS)]
+DurationOpt = Annotated[
+    int | None, typer.Option(help="Seconds (soravideo, openai).", rich_help_panel=_PARAMS)
+]
+QualityOpt = Annotated[
+    str | None, typer.Option(help="standard or high (soravideo pro).", rich_help_panel=_PARAMS)
+]
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+# -- running a command ---------------------------------------------------------------------------
+
+
+def _run(work: Callable[[], int]) -> None:
+    """Run a command's work; map the errors it may meet onto messages and exit codes."""
+    try:
+        code = work()
+    except BaseException as exc:  # an ExceptionGroup from anyio holds the real error
+        error = _unwrap(exc)
+        mapped = _exit_code(error)
+        if mapped is None:
+            raise
+        code = mapped
+        if code == EXIT_INTERRUPTED:
+            typer.echo("interrupted: run the same command again to go on", err=True)
+        else:
+            typer.echo(f"error: {_message(error)}", err=True)
+    raise typer.Exit(code)
+
+
+def _unwrap(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
+
+
+def _exit_code(error: BaseException) -> int | None:
+    if isinstance(error, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(error, UsageError | JournalError | InvalidRequestError | AuthenticationError):
+        return EXIT_USAGE
+    if isinstance(error, SoraError):
+        return EXIT_FAILED
+    return None
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, AuthenticationError):
+        return f"the API key was refused: {error}"
+    return str(error)
+
+
+def _echo(text: str) -> None:
+    typer.echo(text)
+
+
+def _warn(text: str) -> None:
+    typer.echo(f"warning: {text}", err=True)
+
+
+# -- batch ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def batch(
+    prompts: Annotated[
+        str,
+        typer.Argument(
+            help="A .txt (a prompt a line, # comments), .csv (a prompt column) or .jsonl "
+            "file; - reads standard input.",
+            show_default=False,
+        ),
+    ],
+    provider: ProviderOpt = ProviderName.codefast,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    simulate: SimulateOpt = False,
+    time_scale: TimeScaleOpt = 0.01,
+    poll_interval: PollOpt = None,
+    max_poll_interval: MaxPollOpt = None,
+    allow_insecure: InsecureOpt = False,
+    out: Annotated[Path | None, typer.Option(help="Write one JSON line per prompt here.")] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write one CSV row per prompt here.")] = None,
+    download: Annotated[
+        Path | None, typer.Option(help="Save the videos into this folder.", show_default=False)
+    ] = None,
+    journal: Annotated[
+        Path | None,
+        typer.Option(
+            help="The SQLite journal that makes the run resumable (default: next to --out, "
+            "else next to the prompt file; in memory with --simulate).",
+            show_default=False,
+        ),
+    ] = None,
+    resubmit_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--resubmit-unknown",
+            help="Send again the submits whose outcome is unknown (may spend quota twice).",
+        ),
+    ] = False,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Run the valid prompts, skip invalid lines.")
+    ] = False,
+    input_format: Annotated[
+        Format | None,
+        typer.Option("--format", help="The prompt file's format (default: from its name)."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Submissions in flight at once.")] = 8,
+    downloads: Annotated[int, typer.Option(min=1, help="Downloads at once.")] = 4,
+    aspect_ratio: AspectOpt = None,
+    model: ModelOpt = None,
+    duration: DurationOpt = None,
+    quality: QualityOpt = None,
+) -> None:
+    """Generate a video for every prompt of a file; re-run the same command to resume."""
+    conn = Connection(
+        provider.value,
+        base_url,
+        api_key,
+        simulate,
+        time_scale,
+        poll_interval,
+        max_poll_interval,
+        allow_insecure,
+    )
+    options = BatchOptions(
+        prompts=prompts,
+        input_format=input_format.value if input_format else None,
+        params=_params(aspect_ratio=aspect_ratio, model=model, duration=duration, quality=quality),
+        out=out,
+        csv=csv,
+        download=download,
+        journal=journal,
+        resubmit_unknown=resubmit_unknown,
+        skip_invalid=skip_invalid,
+        concurrency=concurrency,
+        downloads=downloads,
+    )
+
+    _run(lambda: run_batch(conn, options, make_display=_display, warn=_warn).exit_code)
+
+
+def _display(total: int) -> Display:
+    if sys.stdout.isatty():
+        return LiveDisplay(Console(), total=total)
+    return PlainDisplay(out=_echo, total=total)
+
+
+# -- one job at a time ---------------------------------------------------------------------------
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str, typer.Argument(help="What to generate.", show_default=False)],
+    provider: ProviderOpt = ProviderName.codefast,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    simulate: SimulateOpt = False,
+    time_scale: TimeScaleOpt = 0.01,
+    poll_interval: PollOpt = None,
+    max_poll_interval: MaxPollOpt = None,
+    allow_insecure: InsecureOpt = False,
+    download: Annotated[
+        Path | None, typer.Option(help="Save the video into this folder.", show_default=False)
+    ] = None,
+    aspect_ratio: AspectOpt = None,
+    model: ModelOpt = None,
+    duration: DurationOpt = None,
+    quality: QualityOpt = None,
+) -> None:
+    """Generate one video and print its URL."""
+    conn = Connection(
+        provider.value,
+        base_url,
+        api_key,
+        simulate,
+        time_scale,
+        poll_interval,
+        max_poll_interval,
+        allow_insecure,
+    )
+    params = _params(aspect_ratio=aspect_ratio, model=model, duration=duration, quality=quality)
+
+    async def go(client: AsyncSoraClient) -> int:
+        job = await client.submit(prompt, **params)
+        typer.echo(f"submitted job {job.id}: {_job_state(job)}")
+        seen = [_job_state(job)]
+
+        def on_update(state: Job) -> None:
+            if _job_state(state) != seen[-1]:
+                seen.append(_job_state(state))
+                typer.echo(f"job {state.id}: {seen[-1]}")
+
+        try:
+            job = await client.wait(job, on_update=on_update)
+        except JobFailedError as exc:
+            typer.echo(f"job {exc.job.id} failed: {exc.job.error or 'no reason given'}")
+            return EXIT_FAILED
+        typer.echo(f"completed: {job.video_url}")
+        if download is not None:
+            typer.echo(f"saved: {await client.download(job, download)}")
+        return EXIT_OK
+
+    _run(lambda: _with_client(conn, go))
+
+
+def _job_state(job: Job) -> str:
+    """A job's status in words (codefast's short final answer keeps the last queue place)."""
+    if job.status is JobStatus.QUEUED and job.queue_position:
+        total = f"/{job.queue_size}" if job.queue_size else ""
+        return f"{job.status.value}, queue place {job.queue_position}{total}"
+    if job.progress is not None and not job.is_terminal:
+        return f"{job.status.value}, {job.progress:g}%"
+    return job.status.value
+
+
+def _with_client(conn: Connection, go: Callable[[AsyncSoraClient], Awaitable[int]]) -> int:
+    """Check the options, then run ``go`` with an open client; returns its exit code."""
+    conn.check()
+    if conn.simulate:
+        typer.echo(conn.banner, err=True)
+
+    async def run() -> int:
+        async with conn.client() as client:
+            return await go(client)
+
+    return anyio.run(run)
+
+
+@app.command()
+def status(
+    job_id: Annotated[str, typer.Argument(help="The job's id.", show_default=False)],
+    provider: ProviderOpt = ProviderName.codefast,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    simulate: SimulateOpt = False,
+    time_scale: TimeScaleOpt = 0.01,
+    poll_interval: PollOpt = None,
+    max_poll_interval: MaxPollOpt = None,
+    allow_insecure: InsecureOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one job's status."""
+    conn = Connection(
+        provider.value,
+        base_url,
+        api_key,
+        simulate,
+        time_scale,
+        poll_interval,
+        max_poll_interval,
+        allow_insecure,
+    )
+
+    async def go(client: AsyncSoraClient) -> int:
+        job = await client.get_job(job_id)
+        if as_json:
+            typer.echo(job.model_dump_json(indent=2, exclude_none=True))
+        else:
+            for name, value in job.model_dump(exclude_none=True, exclude={"quota"}).items():
+                typer.echo(f"{name}: {value}")
+        return EXIT_OK
+
+    _run(lambda: _with_client(conn, go))
+
+
+@app.command("list")
+def list_(
+    provider: ProviderOpt = ProviderName.codefast,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    simulate: SimulateOpt = False,
+    time_scale: TimeScaleOpt = 0.01,
+    poll_interval: PollOpt = None,
+    max_poll_interval: MaxPollOpt = None,
+    allow_insecure: InsecureOpt = False,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many videos.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the videos this key made, newest first."""
+    conn = Connection(
+        provider.value,
+        base_url,
+        api_key,
+        simulate,
+        time_scale,
+        poll_interval,
+        max_poll_interval,
+        allow_insecure,
+    )
+
+    async def go(client: AsyncSoraClient) -> int:
+        videos = await client.list_videos(limit=limit)
+        if as_json:
+            typer.echo(json.dumps([video.model_dump(mode="json") for video in videos], indent=2))
+            return EXIT_OK
+        if not videos:
+            typer.echo("no videos")
+        for video in videos:
+            created = video.created_at.isoformat() if video.created_at else "-"
+            state = video.status.value if video.status else "-"
+            typer.echo(f"{video.id}  {created}  {state}  {video.video_url or '-'}")
+        return EXIT_OK
+
+    _run(lambda: _with_client(conn, go))
+
+
+@app.command()
+def quota(
+    provider: ProviderOpt = ProviderName.codefast,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    simulate: SimulateOpt = False,
+    time_scale: TimeScaleOpt = 0.01,
+    poll_interval: PollOpt = None,
+    max_poll_interval: MaxPollOpt = None,
+    allow_insecure: InsecureOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what is left of this key's quota."""
+    conn = Connection(
+        provider.value,
+        base_url,
+        api_key,
+        simulate,
+        time_scale,
+        poll_interval,
+        max_poll_interval,
+        allow_insecure,
+    )
+
+    async def go(client: AsyncSoraClient) -> int:
+        if client.provider.quota_request() is not None:
+            known = await client.get_quota()
+        else:
+            # No quota call (codefast): the quota rides on the list's answer.
+            await client.list_videos(limit=1)
+            known = client.quota
+        if as_json:
+            typer.echo(known.model_dump_json(indent=2, exclude_none=True))
+        else:
+            typer.echo(quota_text(known) or "the provider reports no quota")
+            if known.daily_reset is not None:
+                typer.echo(f"resets {known.daily_reset.isoformat()}")
+        return EXIT_OK
+
+    _run(lambda: _with_client(conn, go))
+
+
+@app.command("download")
+def download_(
+    job_id: Annotated[str, typer.Argument(help="The finished job's id.", show_default=False)],
+    provider: ProviderOpt = ProviderName.codefast,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    simulate: SimulateOpt = False,
+    time_scale: TimeScaleOpt = 0.01,
+    poll_interval: PollOpt = None,
+    max_poll_interval: MaxPollOpt = None,
+    allow_insecure: InsecureOpt = False,
+    dest: Annotated[Path, typer.Option(help="A folder, or a file path.")] = Path("."),
+    variant: Annotated[Variant, typer.Option(help="Which file.")] = Variant.video,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a file that is already there.")
+    ] = False,
+) -> None:
+    """Save a finished job's video (streamed; a whole file already there is kept)."""
+    conn = Connection(
+        provider.value,
+        base_url,
+        api_key,
+        simulate,
+        time_scale,
+        poll_interval,
+        max_poll_interval,
+        allow_insecure,
+    )
+
+    async def go(client: AsyncSoraClient) -> int:
+        with _activity(f"downloading {job_id}"):
+            path = await client.download(job_id, dest, variant=variant.value, overwrite=overwrite)
+        typer.echo(f"saved: {path} ({path.stat().st_size} bytes)")
+        return EXIT_OK
+
+    _run(lambda: _with_client(conn, go))
+
+
+def _activity(text: str) -> AbstractContextManager[Any]:
+    """A spinner on a terminal; nothing elsewhere."""
+    return Console().status(text) if sys.stdout.isatty() else nullcontext()
+
+
+# -- the simulator -------------------------------------------------------------------------------
+
+
+@app.command(
+    "simulate",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def simulate_(ctx: typer.Context) -> None:
+    """Serve the simulator on 127.0.0.1 (the options of python -m sora_async.simulator)."""
+    from ..simulator.__main__ import main as serve
+
+    serve(ctx.args)

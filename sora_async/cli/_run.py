@@ -1,0 +1,190 @@
+"""One ``sora-async batch`` run: the client, the journal, downloads, results and display."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from .._client import AsyncSoraClient, make_request, safe_filename
+from .._errors import InvalidRequestError, SoraError
+from .._journal import Journal
+from .._models import BatchItem, GenerationRequest
+from ..providers import get_provider
+from ._common import UsageError
+from ._connect import Connection
+from ._display import Display, Summary
+from ._inputs import InputFormat, PromptFile, detect_format, open_prompts
+from ._outputs import ResultWriter, result_record
+
+__all__ = ["BatchOptions", "BatchRun", "run_batch"]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What ``sora-async batch`` was asked to do (the command line's options)."""
+
+    prompts: str
+    input_format: InputFormat | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    out: Path | None = None
+    csv: Path | None = None
+    download: Path | None = None
+    journal: Path | None = None
+    resubmit_unknown: bool = False
+    skip_invalid: bool = False
+    concurrency: int = 8
+    downloads: int = 4
+
+    def journal_path(self, *, simulate: bool) -> Path | None:
+        """Next to --out, else next to the prompt file; ``None`` keeps it in memory.
+
+        A simulation's jobs end with its process, so its journal is kept only when asked for.
+        """
+        if self.journal is not None:
+            return self.journal
+        if simulate:
+            return None
+        if self.out is not None:
+            return self.out.with_suffix(".journal.sqlite")
+        if self.prompts == "-":
+            return Path("stdin.journal.sqlite")
+        return Path(self.prompts).with_suffix(".journal.sqlite")
+
+
+def run_batch(
+    conn: Connection,
+    options: BatchOptions,
+    *,
+    make_display: Callable[[int], Display],
+    warn: Callable[[str], None],
+) -> Summary:
+    """Check everything, run the batch, show its summary and return it.
+
+    Every check that can fail (options, the prompt file whole, the journal, the results
+    files) is done before the first request, so bad input spends nothing.
+    """
+    conn.check()
+    with ExitStack() as stack:
+        path, name = open_prompts(options.prompts, stack)
+        validate = get_provider(conn.provider).validate  # sans-I/O: no client needed yet
+        try:
+            validate(make_request("parameter check", options.params))
+        except InvalidRequestError as exc:
+            raise UsageError(f"bad option: {exc}") from None
+        source = PromptFile(
+            path,
+            detect_format(options.prompts, options.input_format),
+            name=name,
+            params=options.params,
+            validate=validate,
+        )
+        total = source.check(skip_invalid=options.skip_invalid, warn=warn)
+        display = make_display(total)
+        journal_path = options.journal_path(simulate=conn.simulate)
+        journal = stack.enter_context(Journal(journal_path or ":memory:", target=conn.target))
+        run = BatchRun(
+            client=conn.client(),
+            journal=journal,
+            writer=stack.enter_context(ResultWriter(options.out, options.csv)),
+            display=display,
+            summary=Summary(
+                total=total,
+                outputs=[str(p) for p in (options.out, options.csv) if p is not None],
+                journal=str(journal_path) if journal_path else None,
+                simulated=conn.simulate,
+            ),
+            concurrency=options.concurrency,
+            resubmit_unknown=options.resubmit_unknown,
+            download_dir=options.download,
+            downloads_at_once=options.downloads,
+        )
+        summary = anyio.run(run.run, source.requests(), conn.banner)
+    display.summary(summary)  # once the results and the journal are closed
+    return summary
+
+
+@dataclass
+class BatchRun:
+    """Everything one batch needs; :meth:`run` drives it and returns the summary."""
+
+    client: AsyncSoraClient
+    journal: Journal
+    writer: ResultWriter
+    display: Display
+    summary: Summary
+    concurrency: int = 8
+    resubmit_unknown: bool = False
+    download_dir: Path | None = None
+    downloads_at_once: int = 4
+
+    async def run(self, prompts: Iterable[GenerationRequest], banner: str) -> Summary:
+        self.display.start(banner)
+        try:
+            async with self.client:
+                if not await self.client.check_key():
+                    raise UsageError("the API key was refused by the provider")
+                await self._batch(prompts)
+                self.summary.requests_sent = self.client.requests_sent
+                self.summary.quota = self.client.quota
+        finally:
+            self.display.stop()
+        self.summary.unknown = self.journal.unknown_submits()
+        self.summary.unmatched = self.journal.unmatched()
+        self.summary.moved = self.journal.moved
+        return self.summary
+
+    async def _batch(self, prompts: Iterable[GenerationRequest]) -> None:
+        limiter = anyio.CapacityLimiter(max(1, self.downloads_at_once))
+        async with anyio.create_task_group() as group:
+            async for item in self.client.generate_many(
+                prompts,
+                max_submitting=self.concurrency,
+                on_progress=self.display.progress,
+                journal=self.journal,
+                resubmit_unknown=self.resubmit_unknown,
+            ):
+                self.summary.counts[item.status] += 1
+                if item.reset_at and (
+                    self.summary.reset_at is None or item.reset_at < self.summary.reset_at
+                ):
+                    self.summary.reset_at = item.reset_at
+                if item.status == "completed" and self.download_dir is not None:
+                    self.display.download_started()
+                    group.start_soon(self._download, item, self.download_dir, limiter)
+                else:
+                    self._finish(item)
+
+    async def _download(
+        self, item: BatchItem, folder: Path, limiter: anyio.CapacityLimiter
+    ) -> None:
+        """Save one finished video (streamed, whole or not at all) and record where."""
+        path = self.journal.download_path(item.index, item.request)
+        error = None
+        if path is None and item.job is not None:
+            target = folder / f"{item.index:05d}-{safe_filename(item.job.id)}.mp4"
+            async with limiter:
+                try:
+                    # The client retries what may pass (connection, 5xx) before giving up.
+                    path = await self.client.download(item.job, target)
+                except (SoraError, OSError) as exc:
+                    error = f"download failed: {exc}"
+            if path is not None:
+                self.journal.downloaded(item.index, item.request, path)
+        if path is not None:
+            self.summary.downloaded += 1
+        else:
+            self.summary.download_failed += 1
+        self.display.download_done()
+        self._finish(item, path=path, download_error=error)
+
+    def _finish(
+        self, item: BatchItem, *, path: Path | None = None, download_error: str | None = None
+    ) -> None:
+        record = result_record(item, path=path, download_error=download_error)
+        self.writer.write(record)
+        self.display.result(record)
