@@ -102,6 +102,10 @@ class Job(BaseModel):
     def updated(self, newer: Job) -> Job:
         """``newer`` with the fields it left out (codefast's short answers) kept from this one."""
         known = {k: v for k, v in newer if v is not None}
+        if newer.is_terminal:
+            # A finished job has no place in the queue, even if the answer left it out.
+            known.setdefault("queue_position", None)
+            known.setdefault("queue_size", None)
         return self.model_copy(update=known)
 
 

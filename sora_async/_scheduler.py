@@ -320,9 +320,15 @@ class PollScheduler:
         """Seconds until ``entry`` is worth another look."""
         eta = entry.hint if entry.hint is not None else self._eta(entry, now)
         if eta is None:
-            # Nothing known yet. A list sweep is shared by every job, so it can look often;
-            # a lone job's polls back off until the service shows its pace.
-            eta = self._min if self._list_jobs else self._min * 1.5 ** min(entry.polls, 10)
+            # Nothing known yet. A list sweep is shared by every job, so it looks often
+            # until sweeps stop bringing news; a lone job's polls back off until the service
+            # shows its pace.
+            if self._list_jobs:
+                # Before the first completion a quiet list is expected, not a sign to slow.
+                misses = self._quiet_sweeps if self._observed.completions else 0
+            else:
+                misses = entry.polls
+            eta = self._min * 1.5 ** min(misses, 10)
         delay = min(max(eta, self._min), self._max)
         return delay * (1 + self._random.uniform(0, _JITTER))
 
