@@ -9,7 +9,7 @@ import math
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -40,7 +40,7 @@ from ._models import BatchItem, BatchResult, GenerationRequest, Job, Quota, Vide
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
 from .providers import Provider, get_provider
-from .providers.base import ContentVariant, ImageData, ProviderLimits
+from .providers.base import ContentVariant, ImageData, ProviderLimits, VideoPage
 
 if TYPE_CHECKING:
     from .simulator import Simulator
@@ -621,19 +621,21 @@ class AsyncSoraClient:
         payload, response = await self._call(lambda: self._provider.status_request(job_id))
         return self._job_from(payload, response), self._provider.poll_hint(response)
 
-    async def _list_page(self, cursor: str | None, limit: int | None) -> Any:
+    async def _list_page(
+        self, cursor: str | None, limit: int | None, only: Collection[str] | None = None
+    ) -> VideoPage:
         payload, _ = await self._call(
             lambda: self._provider.list_request(cursor=cursor, limit=limit)
         )
-        return self._provider.parse_list(payload)
+        return self._provider.parse_list(payload, only=only)
 
-    async def _list_jobs(self) -> list[Job]:
-        """Every job the newest pages of the listing show, for a scheduler sweep."""
+    async def _list_jobs(self, tracked: Collection[str]) -> list[Job]:
+        """The tracked jobs the newest pages of the listing show, for a scheduler sweep."""
         jobs: list[Job] = []
         cursor: str | None = None
-        pages = min(10, 1 + self._scheduler.tracked // 100)
+        pages = min(10, 1 + len(tracked) // 100)
         for _ in range(pages):
-            page = await self._list_page(cursor, 100)
+            page = await self._list_page(cursor, 100, tracked)
             jobs.extend(_listed_job(video) for video in page.videos if video.status)
             cursor = page.next_cursor
             if cursor is None:

@@ -17,7 +17,7 @@ import random
 import statistics
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 import anyio
@@ -95,6 +95,12 @@ class _Observations:
     def median_turnaround(self) -> float | None:
         return statistics.median(self.turnaround) if self.turnaround else None
 
+    def early_turnaround(self) -> float | None:
+        """The turnaround only one job in ten beats."""
+        if len(self.turnaround) < 2:
+            return self.turnaround[0] if self.turnaround else None
+        return statistics.quantiles(self.turnaround, n=10)[0]
+
     def throughput(self) -> float | None:
         """Jobs finished per second, over the recent completions."""
         if len(self.completions) < 2:
@@ -107,14 +113,14 @@ class PollScheduler:
     """Track jobs until they end, spending as few status and list requests as possible.
 
     ``poll_status`` fetches one job (and the server's poll hint, in seconds); ``list_jobs``,
-    where the provider can list, returns the jobs one list request shows.
+    where the provider can list, returns those of the given tracked jobs a listing shows.
     """
 
     def __init__(
         self,
         *,
         poll_status: Callable[[str], Awaitable[tuple[Job, float | None]]],
-        list_jobs: Callable[[], Awaitable[list[Job]]] | None,
+        list_jobs: Callable[[Collection[str]], Awaitable[list[Job]]] | None,
         poll_concurrency: int,
         poll_interval: float,
         max_poll_interval: float,
@@ -131,7 +137,7 @@ class PollScheduler:
         self._order = itertools.count()
         self._wake = anyio.Event()
         self._observed = _Observations()
-        self._last_sweep = -math.inf
+        self._next_sweep = -math.inf
         self._quiet_sweeps = 0
         self._random = random.Random()
 
@@ -175,29 +181,26 @@ class PollScheduler:
         async with anyio.create_task_group() as group:
             while True:
                 now = time.monotonic()
-                due = self._take_due(now)
-                if not due:
-                    await self._sleep_until_due(now)
-                elif self._list_jobs is not None:
-                    await self._sweep(due, group)
-                else:
+                if self._list_jobs is not None:
+                    if self._entries and now >= self._next_sweep:
+                        await self._sweep(group)
+                    else:
+                        await self._sleep(self._next_sweep - now if self._entries else math.inf)
+                elif due := self._take_due(now):
                     for entry in due:
                         await self._semaphore.acquire()
                         group.start_soon(self._poll_one, entry)
+                else:
+                    while self._heap and self._heap[0][2].due != self._heap[0][0]:
+                        heapq.heappop(self._heap)  # stale: rescheduled or dropped since
+                    await self._sleep(self._heap[0][0] - now if self._heap else math.inf)
 
-    async def _sleep_until_due(self, now: float) -> None:
-        while self._heap and self._heap[0][2].due != self._heap[0][0]:
-            heapq.heappop(self._heap)  # stale: rescheduled or dropped since
-        timeout = self._heap[0][0] - now if self._heap else math.inf
-        if self._list_jobs is not None and self._heap:
-            timeout = max(timeout, self._last_sweep + self._min - now)
+    async def _sleep(self, timeout: float) -> None:
         with anyio.move_on_after(timeout):
             await self._wake.wait()
         self._wake = anyio.Event()
 
     def _take_due(self, now: float) -> list[_Entry]:
-        if self._list_jobs is not None and now < self._last_sweep + self._min:
-            return []
         due: list[_Entry] = []
         while self._heap and self._heap[0][0] <= now:
             when, _, entry = heapq.heappop(self._heap)
@@ -207,6 +210,13 @@ class PollScheduler:
         return due
 
     def _schedule(self, entry: _Entry, now: float) -> None:
+        if self._list_jobs is not None:
+            # Sweeps look at every tracked job; a new one waits for the next, at the earliest
+            # one interval from now (it cannot have finished yet).
+            if len(self._entries) == 1 and entry.polls == 0:
+                self._next_sweep = max(self._next_sweep, now + self._min)
+            self._wake.set()
+            return
         entry.due = now + self._delay(entry, now)
         heapq.heappush(self._heap, (entry.due, next(self._order), entry))
         self._wake.set()
@@ -227,32 +237,45 @@ class PollScheduler:
             entry.checked_at = time.monotonic()
             self._release(entry)
 
-    async def _sweep(self, due: list[_Entry], group: anyio.abc.TaskGroup) -> None:
+    async def _sweep(self, group: anyio.abc.TaskGroup) -> None:
+        """One list request settles every tracked job it shows; probes for the rest."""
         assert self._list_jobs is not None
-        self._last_sweep = time.monotonic()
+        started = time.monotonic()
         async with self._semaphore:
             try:
-                listed = {job.id: job for job in await self._list_jobs()}
+                listed = {job.id: job for job in await self._list_jobs(self._entries.keys())}
             except SoraError:
-                listed = {}  # the single polls below still make progress
+                listed = {}  # the next sweep tries again; stuck jobs still get probes
         now = time.monotonic()
         unlisted: list[_Entry] = []
-        for entry in due:
+        news = False
+        for entry in [e for e in self._entries.values() if not e.in_flight]:
             job = listed.get(entry.job.id)
             if job is None:
                 unlisted.append(entry)
             elif _lacks_detail(job):
                 # Listed as ended but without its URL or reason: one poll fetches it now.
+                news = True
+                entry.in_flight = True
                 await self._semaphore.acquire()
                 group.start_soon(self._poll_one, entry)
             else:
-                entry.hint = None
+                news = news or job.is_terminal or _visible(job) != _visible(entry.job)
                 self._update(entry, job)
-                self._release(entry)
-        self._quiet_sweeps = 0 if len(unlisted) < len(due) else self._quiet_sweeps + 1
+        self._quiet_sweeps = 0 if news else self._quiet_sweeps + 1
+        await self._probe(unlisted, now, group)
+        self._next_sweep = started + self._sweep_gap()
+
+    def _sweep_gap(self) -> float:
+        # Every poll_interval while sweeps bring news (or before anything has finished, when
+        # quiet is expected); slower once the list has stopped changing.
+        misses = self._quiet_sweeps - _QUIET_SWEEPS if self._observed.completions else 0
+        return min(self._min * 1.5 ** min(max(misses, 0), 10), self._max)
+
+    async def _probe(self, unlisted: list[_Entry], now: float, group: anyio.abc.TaskGroup) -> None:
         # A list cannot show everything (codefast lists finished videos only), so the jobs it
         # leaves out get a single poll once they look stuck: when sweeps stop settling
-        # anything, or far past the usual turnaround. Oldest first, a few a tick.
+        # anything, or far past the usual turnaround. Oldest first, a few a sweep.
         turnaround = self._observed.median_turnaround()
         unlisted.sort(key=lambda e: e.tracked_at)
         probes = 0
@@ -261,12 +284,13 @@ class PollScheduler:
             stuck = self._quiet_sweeps >= _QUIET_SWEEPS or (
                 turnaround is not None and age > 3 * turnaround
             )
-            if stuck and age >= self._max and probes < _PROBES_PER_SWEEP:
+            if probes == _PROBES_PER_SWEEP:
+                return
+            if stuck and age >= self._max:
                 probes += 1
+                entry.in_flight = True
                 await self._semaphore.acquire()
                 group.start_soon(self._poll_one, entry)
-            else:
-                self._release(entry)
 
     def _poll_failed(self, entry: _Entry, error: SoraError) -> None:
         entry.failures += 1
@@ -317,18 +341,11 @@ class PollScheduler:
             listener(entry.job, error)
 
     def _delay(self, entry: _Entry, now: float) -> float:
-        """Seconds until ``entry`` is worth another look."""
+        """Seconds until ``entry`` is worth another single poll."""
         eta = entry.hint if entry.hint is not None else self._eta(entry, now)
         if eta is None:
-            # Nothing known yet. A list sweep is shared by every job, so it looks often
-            # until sweeps stop bringing news; a lone job's polls back off until the service
-            # shows its pace.
-            if self._list_jobs:
-                # Before the first completion a quiet list is expected, not a sign to slow.
-                misses = self._quiet_sweeps if self._observed.completions else 0
-            else:
-                misses = entry.polls
-            eta = self._min * 1.5 ** min(misses, 10)
+            # Nothing known yet: back off until the service shows its pace.
+            eta = self._min * 1.5 ** min(entry.polls, 10)
         delay = min(max(eta, self._min), self._max)
         return delay * (1 + self._random.uniform(0, _JITTER))
 
@@ -343,5 +360,7 @@ class PollScheduler:
         rate = self._observed.throughput()
         if job.queue_position and rate:
             return job.queue_position / rate + (service or 0.0)
-        turnaround = self._observed.median_turnaround()
-        return entry.tracked_at + turnaround - now if turnaround is not None else None
+        # First look when the quickest jobs so far were done: a short job is not left
+        # waiting for the typical one, and the progress it shows then sets the next look.
+        early = self._observed.early_turnaround()
+        return entry.tracked_at + early - now if early is not None else None

@@ -11,7 +11,7 @@ import email.utils
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
@@ -183,7 +183,8 @@ class Provider(ABC):
     def parse_job(self, payload: Any) -> Job:
         """A submit or status answer as a :class:`Job`."""
 
-    def parse_list(self, payload: Any) -> VideoPage:
+    def parse_list(self, payload: Any, *, only: Container[str] | None = None) -> VideoPage:
+        """One page of videos; with ``only``, just the videos whose ids are in it."""
         raise self.unsupported("list_videos")
 
     def parse_quota(self, payload: Any) -> Quota:
@@ -291,6 +292,21 @@ class Provider(ABC):
             retry_after=retry_after,
             kind=kind,
         )
+
+    @staticmethod
+    def keep_listed(payload: Any, items: str, key: str, only: Container[str] | None) -> Any:
+        """A list answer with only the entries whose ``key`` is in ``only``.
+
+        A sweep follows a few jobs in a list of thousands (codefast lists every finished
+        video): reading only those keeps a sweep's cost to the jobs it tracks.
+        """
+        if only is None or not isinstance(payload, dict):
+            return payload
+        entries = payload.get(items)
+        if not isinstance(entries, list):
+            return payload
+        kept = [e for e in entries if not isinstance(e, dict) or e.get(key) in only]
+        return {**payload, items: kept}
 
     @staticmethod
     def map_status(raw: str, table: Mapping[str, JobStatus]) -> JobStatus:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -171,7 +171,8 @@ class CodefastProvider(Provider):
             quota=wire.quota(),
         )
 
-    def parse_list(self, payload: Any) -> VideoPage:
+    def parse_list(self, payload: Any, *, only: Container[str] | None = None) -> VideoPage:
+        payload = self.keep_listed(payload, "videos", "job_id", only)
         wire = self.validate_wire(_VideoList, payload, "video list")
         # Only finished videos are listed (assumed), so each one is complete.
         videos = [

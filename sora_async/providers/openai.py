@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -232,7 +232,8 @@ class OpenAIProvider(Provider):
     def _video_url(self, video_id: str, status: JobStatus) -> str | None:
         return self.url("content", video_id=video_id) if status is JobStatus.COMPLETED else None
 
-    def parse_list(self, payload: Any) -> VideoPage:
+    def parse_list(self, payload: Any, *, only: Container[str] | None = None) -> VideoPage:
+        payload = self.keep_listed(payload, "data", "id", only)
         wire = self.validate_wire(_VideoList, payload, "video list")
         videos = []
         for item in wire.data:
