@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import anyio
 import typer
@@ -122,6 +124,59 @@ QualityOpt = Annotated[
 ]
 
 
+def _service_options(
+    provider: ProviderOpt = ProviderName.codefast,
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    simulate: SimulateOpt = False,
+    time_scale: TimeScaleOpt = 0.01,
+    poll_interval: PollOpt = None,
+    max_poll_interval: MaxPollOpt = None,
+    allow_insecure: InsecureOpt = False,
+) -> Connection:
+    """The service options every command but ``simulate`` takes."""
+    return Connection(
+        provider.value,
+        base_url,
+        api_key,
+        simulate,
+        time_scale,
+        poll_interval,
+        max_poll_interval,
+        allow_insecure,
+    )
+
+
+def _with_service_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command(conn, ...)`` as a typer command that also takes the service options.
+
+    Typer reads a command's options from its signature: the wrapper's signature is the
+    command's own arguments, then the shared options, then the command's own options.
+    """
+    shared_hints = get_type_hints(_service_options, include_extras=True)
+    own_hints = get_type_hints(command, include_extras=True)
+    shared = [
+        parameter.replace(annotation=shared_hints[name])
+        for name, parameter in inspect.signature(_service_options).parameters.items()
+    ]
+    own = [
+        parameter.replace(annotation=own_hints[name])
+        for name, parameter in inspect.signature(command).parameters.items()
+        if name != "conn"
+    ]
+    arguments = [p for p in own if p.default is inspect.Parameter.empty]
+    options = [p for p in own if p.default is not inspect.Parameter.empty]
+
+    @functools.wraps(command)
+    def wrapper(**values: Any) -> None:
+        service = {parameter.name: values.pop(parameter.name) for parameter in shared}
+        command(_service_options(**service), **values)
+
+    wrapper.__signature__ = inspect.Signature([*arguments, *shared, *options])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in (*arguments, *shared, *options)}
+    return wrapper
+
+
 def _params(**values: Any) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
@@ -180,7 +235,9 @@ def _warn(text: str) -> None:
 
 
 @app.command()
+@_with_service_options
 def batch(
+    conn: Connection,
     prompts: Annotated[
         str,
         typer.Argument(
@@ -189,14 +246,6 @@ def batch(
             show_default=False,
         ),
     ],
-    provider: ProviderOpt = ProviderName.codefast,
-    base_url: BaseUrlOpt = None,
-    api_key: ApiKeyOpt = None,
-    simulate: SimulateOpt = False,
-    time_scale: TimeScaleOpt = 0.01,
-    poll_interval: PollOpt = None,
-    max_poll_interval: MaxPollOpt = None,
-    allow_insecure: InsecureOpt = False,
     out: Annotated[Path | None, typer.Option(help="Write one JSON line per prompt here.")] = None,
     csv: Annotated[Path | None, typer.Option(help="Write one CSV row per prompt here.")] = None,
     download: Annotated[
@@ -232,16 +281,6 @@ def batch(
     quality: QualityOpt = None,
 ) -> None:
     """Generate a video for every prompt of a file; re-run the same command to resume."""
-    conn = Connection(
-        provider.value,
-        base_url,
-        api_key,
-        simulate,
-        time_scale,
-        poll_interval,
-        max_poll_interval,
-        allow_insecure,
-    )
     options = BatchOptions(
         prompts=prompts,
         input_format=input_format.value if input_format else None,
@@ -269,16 +308,10 @@ def _display(total: int) -> Display:
 
 
 @app.command()
+@_with_service_options
 def generate(
+    conn: Connection,
     prompt: Annotated[str, typer.Argument(help="What to generate.", show_default=False)],
-    provider: ProviderOpt = ProviderName.codefast,
-    base_url: BaseUrlOpt = None,
-    api_key: ApiKeyOpt = None,
-    simulate: SimulateOpt = False,
-    time_scale: TimeScaleOpt = 0.01,
-    poll_interval: PollOpt = None,
-    max_poll_interval: MaxPollOpt = None,
-    allow_insecure: InsecureOpt = False,
     download: Annotated[
         Path | None, typer.Option(help="Save the video into this folder.", show_default=False)
     ] = None,
@@ -288,16 +321,6 @@ def generate(
     quality: QualityOpt = None,
 ) -> None:
     """Generate one video and print its URL."""
-    conn = Connection(
-        provider.value,
-        base_url,
-        api_key,
-        simulate,
-        time_scale,
-        poll_interval,
-        max_poll_interval,
-        allow_insecure,
-    )
     params = _params(aspect_ratio=aspect_ratio, model=model, duration=duration, quality=quality)
 
     async def go(client: AsyncSoraClient) -> int:
@@ -347,29 +370,13 @@ def _with_client(conn: Connection, go: Callable[[AsyncSoraClient], Awaitable[int
 
 
 @app.command()
+@_with_service_options
 def status(
+    conn: Connection,
     job_id: Annotated[str, typer.Argument(help="The job's id.", show_default=False)],
-    provider: ProviderOpt = ProviderName.codefast,
-    base_url: BaseUrlOpt = None,
-    api_key: ApiKeyOpt = None,
-    simulate: SimulateOpt = False,
-    time_scale: TimeScaleOpt = 0.01,
-    poll_interval: PollOpt = None,
-    max_poll_interval: MaxPollOpt = None,
-    allow_insecure: InsecureOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Show one job's status."""
-    conn = Connection(
-        provider.value,
-        base_url,
-        api_key,
-        simulate,
-        time_scale,
-        poll_interval,
-        max_poll_interval,
-        allow_insecure,
-    )
 
     async def go(client: AsyncSoraClient) -> int:
         job = await client.get_job(job_id)
@@ -384,29 +391,13 @@ def status(
 
 
 @app.command("list")
+@_with_service_options
 def list_(
-    provider: ProviderOpt = ProviderName.codefast,
-    base_url: BaseUrlOpt = None,
-    api_key: ApiKeyOpt = None,
-    simulate: SimulateOpt = False,
-    time_scale: TimeScaleOpt = 0.01,
-    poll_interval: PollOpt = None,
-    max_poll_interval: MaxPollOpt = None,
-    allow_insecure: InsecureOpt = False,
+    conn: Connection,
     limit: Annotated[int, typer.Option(min=1, help="At most this many videos.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """List the videos this key made, newest first."""
-    conn = Connection(
-        provider.value,
-        base_url,
-        api_key,
-        simulate,
-        time_scale,
-        poll_interval,
-        max_poll_interval,
-        allow_insecure,
-    )
 
     async def go(client: AsyncSoraClient) -> int:
         videos = await client.list_videos(limit=limit)
@@ -425,28 +416,12 @@ def list_(
 
 
 @app.command()
+@_with_service_options
 def quota(
-    provider: ProviderOpt = ProviderName.codefast,
-    base_url: BaseUrlOpt = None,
-    api_key: ApiKeyOpt = None,
-    simulate: SimulateOpt = False,
-    time_scale: TimeScaleOpt = 0.01,
-    poll_interval: PollOpt = None,
-    max_poll_interval: MaxPollOpt = None,
-    allow_insecure: InsecureOpt = False,
+    conn: Connection,
     as_json: JsonOpt = False,
 ) -> None:
     """Show what is left of this key's quota."""
-    conn = Connection(
-        provider.value,
-        base_url,
-        api_key,
-        simulate,
-        time_scale,
-        poll_interval,
-        max_poll_interval,
-        allow_insecure,
-    )
 
     async def go(client: AsyncSoraClient) -> int:
         if client.provider.quota_request() is not None:
@@ -467,16 +442,10 @@ def quota(
 
 
 @app.command("download")
+@_with_service_options
 def download_(
+    conn: Connection,
     job_id: Annotated[str, typer.Argument(help="The finished job's id.", show_default=False)],
-    provider: ProviderOpt = ProviderName.codefast,
-    base_url: BaseUrlOpt = None,
-    api_key: ApiKeyOpt = None,
-    simulate: SimulateOpt = False,
-    time_scale: TimeScaleOpt = 0.01,
-    poll_interval: PollOpt = None,
-    max_poll_interval: MaxPollOpt = None,
-    allow_insecure: InsecureOpt = False,
     dest: Annotated[Path, typer.Option(help="A folder, or a file path.")] = Path("."),
     variant: Annotated[Variant, typer.Option(help="Which file.")] = Variant.video,
     overwrite: Annotated[
@@ -484,16 +453,6 @@ def download_(
     ] = False,
 ) -> None:
     """Save a finished job's video (streamed; a whole file already there is kept)."""
-    conn = Connection(
-        provider.value,
-        base_url,
-        api_key,
-        simulate,
-        time_scale,
-        poll_interval,
-        max_poll_interval,
-        allow_insecure,
-    )
 
     async def go(client: AsyncSoraClient) -> int:
         with _activity(f"downloading {job_id}"):
