@@ -8,32 +8,17 @@ SORA_API_KEY=... python examples/basic.py "a red fox in fresh snow" --provider c
 from __future__ import annotations
 
 import argparse
-import os
 
 import anyio
+from _shared import add_client_options, make_client
 
-from sora_async import AsyncSoraClient, Job, JobFailedError
+from sora_async import Job, JobFailedError
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Generate one video.")
     parser.add_argument("prompt", nargs="?", default="A paper boat sailing down a rainy street")
-    parser.add_argument(
-        "--simulate",
-        action="store_true",
-        default=os.environ.get("SORA_SIMULATE", "") not in ("", "0"),
-        help="use the embedded simulator (also SORA_SIMULATE=1)",
-    )
-    parser.add_argument("--provider", default=os.environ.get("SORA_PROVIDER", "codefast"))
-    return parser.parse_args()
-
-
-def make_client(args: argparse.Namespace) -> AsyncSoraClient:
-    if args.simulate:
-        return AsyncSoraClient.simulated(provider=args.provider, time_scale=0.005)
-    if not os.environ.get("SORA_API_KEY"):
-        raise SystemExit("set SORA_API_KEY, or run with --simulate")
-    return AsyncSoraClient(provider=args.provider)  # the key comes from SORA_API_KEY
+    return add_client_options(parser).parse_args()
 
 
 def show(job: Job) -> None:

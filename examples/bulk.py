@@ -10,15 +10,15 @@ A prompt that fails, or that the day's quota cannot cover, is reported, never ra
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+from _shared import add_client_options, make_client
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sora_async import AsyncSoraClient, BatchProgress
+from sora_async import BatchProgress
 
 PROMPTS = [
     "A paper boat sailing down a rainy street, cinematic",
@@ -36,22 +36,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Generate many videos.")
     parser.add_argument("prompts", nargs="?", type=Path, help="a text file, one prompt a line")
     parser.add_argument("--out", type=Path, help="write one JSON line per prompt here")
-    parser.add_argument(
-        "--simulate",
-        action="store_true",
-        default=os.environ.get("SORA_SIMULATE", "") not in ("", "0"),
-        help="use the embedded simulator (also SORA_SIMULATE=1)",
-    )
-    parser.add_argument("--provider", default=os.environ.get("SORA_PROVIDER", "codefast"))
-    return parser.parse_args()
-
-
-def make_client(args: argparse.Namespace) -> AsyncSoraClient:
-    if args.simulate:
-        return AsyncSoraClient.simulated(provider=args.provider, time_scale=0.005)
-    if not os.environ.get("SORA_API_KEY"):
-        raise SystemExit("set SORA_API_KEY, or run with --simulate")
-    return AsyncSoraClient(provider=args.provider)  # the key comes from SORA_API_KEY
+    return add_client_options(parser).parse_args()
 
 
 def read_prompts(path: Path | None) -> Iterator[str]:

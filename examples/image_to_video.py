@@ -12,13 +12,13 @@ in a temporary directory.
 from __future__ import annotations
 
 import argparse
-import os
 import struct
 import tempfile
 import zlib
 from pathlib import Path
 
 import anyio
+from _shared import add_client_options, make_client
 
 from sora_async import AsyncSoraClient
 
@@ -49,14 +49,7 @@ def png(width: int = 64, height: int = 36) -> bytes:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Generate a video from an image.")
     parser.add_argument("image", nargs="?", type=Path, help="a JPEG, PNG or WebP file")
-    parser.add_argument(
-        "--simulate",
-        action="store_true",
-        default=os.environ.get("SORA_SIMULATE", "") not in ("", "0"),
-        help="use the embedded simulator (also SORA_SIMULATE=1)",
-    )
-    parser.add_argument("--provider", default=os.environ.get("SORA_PROVIDER", "codefast"))
-    return parser.parse_args()
+    return add_client_options(parser).parse_args()
 
 
 async def from_image(client: AsyncSoraClient, image: Path) -> str | None:
@@ -83,14 +76,10 @@ async def main(args: argparse.Namespace) -> None:
         if image is None:
             image = Path(tmp) / "gradient.png"
             image.write_bytes(png())
-        if args.simulate:
-            for provider in ("codefast", "soravideo"):
-                async with AsyncSoraClient.simulated(provider=provider, time_scale=0.005) as client:
-                    await from_image(client, image)
-        else:
-            if not os.environ.get("SORA_API_KEY"):
-                raise SystemExit("set SORA_API_KEY, or run with --simulate")
-            async with AsyncSoraClient(provider=args.provider) as client:
+        # On the simulator, both ways images travel; on a real service, the chosen one.
+        providers = ("codefast", "soravideo") if args.simulate else (args.provider,)
+        for provider in providers:
+            async with make_client(args, provider) as client:
                 await from_image(client, image)
 
 
