@@ -215,7 +215,7 @@ class AsyncSoraClient:
 
         >>> job = await client.submit("a lighthouse at dusk", aspect_ratio="9:16")  # doctest: +SKIP
         """
-        request = self._generation_request(prompt, params)
+        request = make_request(prompt, params)
         self._provider.validate(request)
         image = await self._image_for(request)
         async with self._budget.submission(wait_for_task_slot=self._follows_jobs) as ticket:
@@ -382,12 +382,16 @@ class AsyncSoraClient:
 
     async def get_quota(self) -> Quota:
         """Ask the provider for this key's quota; returns everything known so far."""
-        request = self._provider.quota_request()
-        if request is None:
+        if self._provider.quota_request() is None:
             raise self._provider.unsupported("get_quota (see client.quota for what it reported)")
-        payload, _ = await self._call(lambda: self._provider.quota_request() or request)
+        payload, _ = await self._call(self._quota_request)
         self._learn_quota(self._provider.parse_quota(payload), seq=None)
         return self._quota
+
+    def _quota_request(self) -> httpx.Request:
+        request = self._provider.quota_request()
+        assert request is not None  # checked by get_quota
+        return request
 
     async def check_key(self) -> bool:
         """Whether the provider accepts the key (``False`` on an authentication error)."""
@@ -667,12 +671,6 @@ class AsyncSoraClient:
         self._provider.validate(make_request("parameter check", params))
 
     # -- input ------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _generation_request(
-        prompt: str | GenerationRequest, params: dict[str, Any]
-    ) -> GenerationRequest:
-        return make_request(prompt, params)
 
     async def _image_for(self, request: GenerationRequest) -> ImageData | None:
         if request.image is None:

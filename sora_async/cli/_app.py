@@ -427,7 +427,7 @@ def quota(
         if client.provider.quota_request() is not None:
             known = await client.get_quota()
         else:
-            # No quota call (codefast): the quota rides on the list's answer.
+            # No quota call (openai): the quota rides on the list answer's headers.
             await client.list_videos(limit=1)
             known = client.quota
         if as_json:
