@@ -7,10 +7,8 @@ import inspect
 import logging
 import math
 import os
-import re
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -22,10 +20,10 @@ import httpx
 
 from ._batch import BatchJournal, BatchRunner, ProgressCallback, PromptSource
 from ._budget import RequestBudget
+from ._download import download_target, fetch
+from ._download import safe_filename as safe_filename
 from ._errors import (
     APIConnectionError,
-    APIError,
-    APITimeoutError,
     AuthenticationError,
     DailyLimitError,
     InvalidRequestError,
@@ -39,6 +37,7 @@ from ._images import prepare_image
 from ._models import BatchItem, BatchResult, GenerationRequest, Job, Quota, Video
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
+from ._transport import Answer, Secret, Transport
 from .providers import Provider, get_provider
 from .providers.base import ContentVariant, ImageData, ProviderLimits, VideoPage
 
@@ -51,28 +50,11 @@ logger = logging.getLogger("sora_async")
 
 UpdateCallback = Callable[[Job], Awaitable[None] | None]
 
-_DOWNLOAD_CHUNK = 1 << 16
-
 
 class _State(enum.Enum):
     UNOPENED = "unopened"
     OPEN = "open"
     CLOSED = "closed"
-
-
-class _Secret:
-    """Holds the API key so that no repr, log line or traceback local shows it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'"
 
 
 class AsyncSoraClient:
@@ -112,7 +94,7 @@ class AsyncSoraClient:
             raise InvalidRequestError(
                 "no API key: pass api_key= or set SORA_API_KEY", field="api_key"
             )
-        self._api_key = _Secret(key.strip())
+        self._api_key = Secret(key.strip())
         self._provider = get_provider(provider, base_url=base_url)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
@@ -122,8 +104,12 @@ class AsyncSoraClient:
             ),
             follow_redirects=True,
         )
-        # Never more requests in flight than the pool has connections: no PoolTimeout.
-        self._connections = anyio.Semaphore(max_connections)
+        self._transport = Transport(
+            http=self._http,
+            provider=self._provider,
+            api_key=self._api_key,
+            max_connections=max_connections,
+        )
         self._retry = RetryPolicy(max_retries=max_retries)
         self._budget = RequestBudget(self._provider.limits)
         self._poll_interval = poll_interval
@@ -133,7 +119,6 @@ class AsyncSoraClient:
         self._state = _State.UNOPENED
         self._task_group: anyio.abc.TaskGroup | None = None
         self._scheduler = self._new_scheduler()
-        self.requests_sent = 0
         self.simulator: Simulator | None = None
 
     def __repr__(self) -> str:
@@ -200,6 +185,11 @@ class AsyncSoraClient:
     @property
     def poll_interval(self) -> float:
         return self._poll_interval
+
+    @property
+    def requests_sent(self) -> int:
+        """How many HTTP requests this client has sent (retries and downloads included)."""
+        return self._transport.requests_sent
 
     def tracked_job(self, job_id: str) -> Job | None:
         """The latest state of a job the scheduler is following, with no request."""
@@ -430,7 +420,7 @@ class AsyncSoraClient:
                 f"only http(s) URLs are downloaded, not {request.url.scheme!r}",
                 field="video_url",
             )
-        target = _download_target(Path(dest), job.id, variant)
+        target = download_target(Path(dest), job.id, variant)
         return await self._retry.call(lambda: self._download_once(request, target, overwrite))
 
     async def delete_video(self, job_id: str) -> None:
@@ -517,44 +507,21 @@ class AsyncSoraClient:
 
     async def _send(self, request: httpx.Request, *, submit: bool) -> tuple[Any, httpx.Response]:
         self._check_open()
-        request.headers.update(self._provider.auth_headers(self._api_key.reveal()))
         seq = await self._budget.admit()
-        async with self._connections:
-            with self._transport_errors(request, submit=submit):
-                self.requests_sent += 1
-                response = await self._http.send(request)
-        logger.debug("%s %s -> %s", request.method, request.url.path, response.status_code)
-        try:
-            payload = self._provider.unwrap(response)
-        except APIError as error:
-            self._learn(response, error.body, seq, error)
-            raise
-        except ResponseParseError:
-            self._learn(response, None, seq, None)
-            raise
-        self._learn(response, payload, seq, None)
-        return payload, response
+        answer = await self._transport.send(request, submit=submit)
+        self._learn(answer, seq)
+        if answer.error is not None:
+            raise answer.error
+        return answer.payload, answer.response
 
-    @contextmanager
-    def _transport_errors(self, request: httpx.Request, *, submit: bool) -> Iterator[None]:
-        """Map httpx's transport errors onto ours, in one place."""
-        what = f"{request.method} {request.url.path}"
+    def _learn(self, answer: Answer, seq: int) -> None:
+        """What one answer tells about the quota and the pauses the server asks for."""
         try:
-            yield
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # The request never left this machine.
-            raise _connection_error(exc, what, maybe_submitted=False) from exc
-        except httpx.TransportError as exc:
-            raise _connection_error(exc, what, maybe_submitted=submit) from exc
-
-    def _learn(
-        self, response: httpx.Response, body: Any, seq: int | None, error: APIError | None
-    ) -> None:
-        try:
-            quota = self._provider.quota_from(response, body)
+            quota = self._provider.quota_from(answer.response, answer.body)
         except (ValueError, TypeError):
             quota = None  # quota fields are a bonus: a malformed one never fails a call
         self._learn_quota(quota, seq)
+        error = answer.error
         if isinstance(error, DailyLimitError):
             self._budget.daily_exhausted(error.reset_at)
         elif isinstance(error, RateLimitError) and error.retry_after:
@@ -580,24 +547,8 @@ class AsyncSoraClient:
 
     async def _download_once(self, request: httpx.Request, target: Path, overwrite: bool) -> Path:
         self._check_open()
-        if self._provider.content_needs_auth(request):
-            request.headers.update(self._provider.auth_headers(self._api_key.reveal()))
         await self._budget.admit()
-        async with self._connections:
-            with self._transport_errors(request, submit=False):
-                self.requests_sent += 1
-                response = await self._http.send(request, stream=True)
-                try:
-                    if response.is_error:
-                        await response.aread()
-                        self._provider.unwrap(response)
-                    size = int(response.headers.get("content-length", -1))
-                    if not overwrite and await _has_size(target, size):
-                        return target
-                    await _stream_to(response, target)
-                finally:
-                    await response.aclose()
-        return target
+        return await fetch(self._transport, request, target, overwrite)
 
     @property
     def _follows_jobs(self) -> bool:
@@ -720,14 +671,6 @@ def _completed_or_raise(job: Job) -> Job:
     return job
 
 
-def _connection_error(
-    exc: httpx.TransportError, what: str, *, maybe_submitted: bool
-) -> APIConnectionError:
-    kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
-    reason = type(exc).__name__
-    return kind(f"{what} failed: {reason}: {exc}", maybe_submitted=maybe_submitted)
-
-
 async def _maybe_await(result: Awaitable[None] | None) -> None:
     if inspect.isawaitable(result):
         await result
@@ -743,47 +686,3 @@ def _require_id(job_id: str) -> str:
     if not isinstance(job_id, str) or not job_id.strip():
         raise InvalidRequestError("must be a non-empty string", field="job_id")
     return job_id
-
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_SUFFIX = {"video": ".mp4", "thumbnail": ".png", "spritesheet": ".jpg"}
-
-
-def safe_filename(job_id: str) -> str:
-    """A file name from a server-sent id: no separators, no leading dots, bounded length.
-
-    >>> safe_filename("../../etc/passwd")
-    'etc_passwd'
-    """
-    name = _UNSAFE.sub("_", job_id).strip("._")[:120]
-    return name or "video"
-
-
-def _download_target(dest: Path, job_id: str, variant: str) -> Path:
-    suffix = "" if variant == "video" else f".{variant}"
-    name = safe_filename(job_id) + suffix + _SUFFIX.get(variant, ".bin")
-    if dest.is_dir() or str(dest).endswith(("/", os.sep)) or not dest.suffix:
-        return dest / name
-    return dest
-
-
-async def _has_size(path: Path, size: int) -> bool:
-    try:
-        return (await anyio.Path(path).stat()).st_size == size
-    except FileNotFoundError:
-        return False
-
-
-async def _stream_to(response: httpx.Response, target: Path) -> None:
-    await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    try:
-        async with await anyio.open_file(partial, "wb") as file:
-            async for chunk in response.aiter_bytes(_DOWNLOAD_CHUNK):
-                await file.write(chunk)
-        expected = response.headers.get("content-length")
-        if expected is not None and not await _has_size(partial, int(expected)):
-            raise APIConnectionError(f"download of {target.name} ended early")
-        await anyio.Path(partial).replace(target)
-    finally:
-        await anyio.Path(partial).unlink(missing_ok=True)

@@ -6,7 +6,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from core_support import PROVIDERS, simulated
+from core_support import PROVIDERS, simulated, simulated_with_key
 
 from sora_async import (
     AsyncSoraClient,
@@ -120,9 +120,7 @@ async def test_quota_from_bodies_and_headers() -> None:
 async def test_check_key() -> None:
     async with simulated("soravideo", api_key="sk-right") as client:
         assert await client.check_key()
-    client = simulated("soravideo", api_key="sk-right")
-    client._api_key = type(client._api_key)("sk-wrong")
-    async with client:
+    async with simulated_with_key("soravideo", accepted="sk-right", sent="sk-wrong") as client:
         assert not await client.check_key()
 
 

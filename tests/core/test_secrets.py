@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from core_support import simulated_with_key
 
 from sora_async import AsyncSoraClient, AuthenticationError, SoraError
 
@@ -37,9 +38,7 @@ def caught_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 async def test_key_absent_from_a_refused_key_error() -> None:
-    client = AsyncSoraClient.simulated(provider="codefast", api_key="sk-the-right-one")
-    client._api_key = type(client._api_key)(KEY)
-    async with client:
+    async with simulated_with_key("codefast", accepted="sk-the-right-one", sent=KEY) as client:
         with pytest.raises(AuthenticationError) as caught:
             await client.submit("a harbour")
     error = caught.value
