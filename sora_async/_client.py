@@ -6,13 +6,14 @@ import enum
 import inspect
 import logging
 import math
+import numbers
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast, get_args
 
 import anyio
 import anyio.abc
@@ -34,10 +35,11 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._images import prepare_image
-from ._models import BatchItem, BatchResult, GenerationRequest, Job, Quota, Video
+from ._models import BatchItem, BatchResult, GenerationRequest, Job, JobStatus, Quota, Video
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
-from ._transport import Answer, Secret, Transport
+from ._secrets import check_api_key, check_base_url
+from ._transport import Answer, Transport
 from .providers import Provider, get_provider
 from .providers.base import ContentVariant, ImageData, ProviderLimits, VideoPage
 
@@ -79,23 +81,36 @@ class AsyncSoraClient:
         max_poll_interval: float = 30.0,
         poll_concurrency: int = 8,
         http_client: httpx.AsyncClient | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
-        _require_positive(
-            timeout=timeout,
-            max_connections=max_connections,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            poll_concurrency=poll_concurrency,
-        )
-        if max_retries < 0:
-            raise InvalidRequestError("must be 0 or more", field="max_retries")
-        key = api_key or os.environ.get("SORA_API_KEY")
-        if not key or not key.strip():
+        for name, value in (
+            ("timeout", timeout),
+            ("poll_interval", poll_interval),
+            ("max_poll_interval", max_poll_interval),
+        ):
+            _require_number(name, value, least=0.0, inclusive=False)
+        for name, value in (
+            ("max_connections", max_connections),
+            ("poll_concurrency", poll_concurrency),
+        ):
+            _require_number(name, value, least=1, whole=True)
+        _require_number("max_retries", max_retries, least=0, whole=True)
+        _require_bool("allow_insecure_http", allow_insecure_http)
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise InvalidRequestError(
-                "no API key: pass api_key= or set SORA_API_KEY", field="api_key"
+                f"must be an httpx.AsyncClient, not {type(http_client).__name__}",
+                field="http_client",
             )
-        self._api_key = Secret(key.strip())
+        self._api_key = check_api_key(
+            api_key if api_key is not None else os.environ.get("SORA_API_KEY")
+        )
         self._provider = get_provider(provider, base_url=base_url)
+        # The URL as given (an empty one must not silently become the production host),
+        # or the provider's own when none was given.
+        check_base_url(
+            self._provider.base_url if base_url is None else base_url,
+            allow_insecure_http=allow_insecure_http,
+        )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -248,6 +263,8 @@ class AsyncSoraClient:
         Raises :class:`JobFailedError` if it failed and :class:`WaitTimeoutError` after
         ``timeout`` seconds. ``on_update`` (sync or async) is called on every change.
         """
+        _require_timeout(timeout)
+        _require_callback("on_update", on_update)
         current = job if isinstance(job, Job) else await self.get_job(job)
         if current.is_terminal:
             return _completed_or_raise(current)
@@ -281,6 +298,9 @@ class AsyncSoraClient:
         **params: Any,
     ) -> Job:
         """Submit and wait: the finished job, with its ``video_url``."""
+        # Checked before the submit: a bad wait must not cost a generation and lose its id.
+        _require_timeout(timeout)
+        _require_callback("on_update", on_update)
         job = await self.submit(prompt, **params)
         return await self.wait(job, timeout=timeout, on_update=on_update)
 
@@ -359,6 +379,8 @@ class AsyncSoraClient:
 
     async def list_videos(self, *, limit: int | None = None) -> list[Video]:
         """The videos this key made, newest first (every page, up to ``limit``)."""
+        if limit is not None:
+            _require_number("limit", limit, least=0, whole=True)
         videos: list[Video] = []
         cursor: str | None = None
         while limit is None or len(videos) < limit:
@@ -412,6 +434,7 @@ class AsyncSoraClient:
         It is written to a temporary file and renamed into place, so a file at the final path
         is always whole. A file already there with the right size is kept.
         """
+        self._check_download(job, dest, variant, overwrite)
         if not isinstance(job, Job):
             job = await self.get_job(job)
         request = self._provider.content_request(job, variant)
@@ -422,6 +445,32 @@ class AsyncSoraClient:
             )
         target = download_target(Path(dest), job.id, variant)
         return await self._retry.call(lambda: self._download_once(request, target, overwrite))
+
+    def _check_download(
+        self, job: object, dest: object, variant: object, overwrite: object
+    ) -> None:
+        """Refuse a bad download before anything is sent (also the job's status request)."""
+        if not isinstance(job, Job):
+            _require_id(job)
+        if not isinstance(dest, str | os.PathLike):
+            raise InvalidRequestError(
+                f"must be a folder or file path, not {type(dest).__name__}", field="dest"
+            )
+        _require_bool("overwrite", overwrite)
+        variants = get_args(ContentVariant)
+        if variant not in variants:
+            shown = ", ".join(repr(v) for v in variants)
+            raise InvalidRequestError(
+                f"{_short_repr(variant)} is not one of {shown}", field="variant", allowed=variants
+            )
+        # The provider says what it can fetch; a stand-in job asks it without a request.
+        stand_in = Job(
+            id=job.id if isinstance(job, Job) else str(job),
+            status=JobStatus.COMPLETED,
+            raw_status="completed",
+            video_url="https://stand-in.invalid/video.mp4",
+        )
+        self._provider.content_request(stand_in, cast(ContentVariant, variant))
 
     async def delete_video(self, job_id: str) -> None:
         """Delete a video (openai)."""
@@ -480,6 +529,7 @@ class AsyncSoraClient:
             max_poll_interval=30.0 * time_scale if max_poll_interval is None else max_poll_interval,
             poll_concurrency=poll_concurrency,
             http_client=http,
+            allow_insecure_http=True,  # the made-up host never leaves the process
         )
         client._owns_http = True
         client.simulator = simulator
@@ -676,13 +726,44 @@ async def _maybe_await(result: Awaitable[None] | None) -> None:
         await result
 
 
-def _require_positive(**values: float) -> None:
-    for name, value in values.items():
-        if not value > 0:
-            raise InvalidRequestError(f"must be greater than 0, not {value!r}", field=name)
+def _require_number(
+    name: str, value: object, *, least: float, inclusive: bool = True, whole: bool = False
+) -> None:
+    """Refuse anything but a finite number (a whole one with ``whole``) from ``least`` up."""
+    kind = numbers.Integral if whole else numbers.Real
+    what = "a whole number" if whole else "a number"
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise InvalidRequestError(
+            f"must be {what}, not {type(value).__name__} {_short_repr(value)}", field=name
+        )
+    bound = "at least" if inclusive else "greater than"
+    number = float(value)
+    if not math.isfinite(number) or number < least or (number == least and not inclusive):
+        raise InvalidRequestError(f"must be {what} {bound} {least:g}, not {value!r}", field=name)
 
 
-def _require_id(job_id: str) -> str:
+def _require_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidRequestError(f"must be True or False, not {_short_repr(value)}", field=name)
+
+
+def _require_timeout(timeout: object) -> None:
+    """A wait's ``timeout``: ``None`` (no limit) or a number of seconds, 0 or more."""
+    if timeout is not None and timeout != math.inf:
+        _require_number("timeout", timeout, least=0.0)
+
+
+def _require_callback(name: str, value: object) -> None:
+    if value is not None and not callable(value):
+        raise InvalidRequestError(f"must be callable, not {type(value).__name__}", field=name)
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _require_id(job_id: object) -> str:
     if not isinstance(job_id, str) or not job_id.strip():
         raise InvalidRequestError("must be a non-empty string", field="job_id")
     return job_id

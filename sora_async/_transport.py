@@ -18,26 +18,12 @@ import anyio
 import httpx
 
 from ._errors import APIConnectionError, APIError, APITimeoutError, ResponseParseError
+from ._secrets import Secret
 from .providers import Provider
 
-__all__ = ["Answer", "Secret", "Transport"]
+__all__ = ["Answer", "Transport"]
 
 logger = logging.getLogger("sora_async")
-
-
-class Secret:
-    """Holds the API key so that no repr, log line or traceback local shows it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'"
 
 
 @dataclass(frozen=True)

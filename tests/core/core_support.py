@@ -38,6 +38,7 @@ def simulated_with_key(provider: str, *, accepted: str, sent: str) -> AsyncSoraC
         provider=provider,
         base_url=simulator.base_url,
         http_client=httpx.AsyncClient(transport=simulator.transport()),
+        allow_insecure_http=True,
     )
     client.simulator = simulator
     return client

@@ -1,0 +1,135 @@
+"""Where the API key may go, and what must never show it.
+
+* :class:`Secret` holds the key: no repr, log line or traceback local shows it.
+* :func:`check_api_key` refuses a key that cannot travel in an HTTP header (a control,
+  space or non-ASCII character would end up in an h11 error text, and from there in
+  messages, results and journals).
+* :func:`check_base_url` refuses a base URL the key must not be sent to: not http(s), no
+  host, a user name or password in it, or plain http to another machine without an opt-in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import SplitResult, urlsplit
+
+from ._errors import InvalidRequestError
+
+__all__ = ["Secret", "check_api_key", "check_base_url", "shown_url"]
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+class Secret:
+    """Holds the API key so that no repr, log line or traceback local shows it."""
+
+    __slots__ = ("__weakref__", "_value")
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+def check_api_key(value: object) -> Secret:
+    """The key, without surrounding whitespace, if it can travel in an HTTP header.
+
+    The error never contains the key, only where the first bad character is.
+
+    >>> check_api_key("sk-abc\\n")
+    '***'
+    >>> check_api_key("sk-a\\nb")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sora_async._errors.InvalidRequestError: api_key: has a control, ... (character 5); ...
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InvalidRequestError("no API key: pass api_key= or set SORA_API_KEY", field="api_key")
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"must be a string, not {type(value).__name__}", field="api_key")
+    key = value.strip()
+    for position, char in enumerate(key, start=1):
+        if not "!" <= char <= "~":
+            raise InvalidRequestError(
+                f"has a control, space or non-ASCII character (character {position}); "
+                "check how the key was copied",
+                field="api_key",
+            )
+    return Secret(key)
+
+
+def check_base_url(
+    url: object,
+    *,
+    allow_insecure_http: bool,
+    field: str = "base_url",
+    opt_in: str = "allow_insecure_http=True",
+) -> None:
+    """Refuse a base URL the key must not be sent to (an :class:`InvalidRequestError`).
+
+    ``field`` and ``opt_in`` name the setting and its opt-in in the message (the CLI says
+    ``--base-url`` and ``--allow-insecure``).
+
+    >>> check_base_url("http://10.0.0.7:8000", allow_insecure_http=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sora_async._errors.InvalidRequestError: base_url: http://10.0.0.7:8000 is plain http ...
+    """
+    if not isinstance(url, str):
+        raise InvalidRequestError(f"must be a string, not {type(url).__name__}", field=field)
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise InvalidRequestError(
+            "is not a valid URL (it has spaces or control characters)", field=field
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it checks the port (a ValueError when invalid)
+    except ValueError:
+        raise InvalidRequestError("is not a valid URL", field=field) from None
+    if parts.username is not None or parts.password is not None:
+        raise InvalidRequestError(
+            "must not carry a user name or password (they would be sent in place of the "
+            "API key, and shown); pass the key as the API key",
+            field=field,
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidRequestError(
+            f"must be an http(s) URL with a host, not {shown_url(url)!r}", field=field
+        )
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise InvalidRequestError(
+            f"{shown_url(url)} is plain http to another machine: the API key would travel in "
+            f"clear text. Use https, or pass {opt_in} if you really mean it.",
+            field=field,
+        )
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit for a message: no user name, password, query or fragment.
+
+    >>> shown_url("https://user:pw@cdn.example.com:8443/v/1.mp4?sig=abc#t")
+    'https://cdn.example.com:8443/v/1.mp4'
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(an invalid URL)"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+    return SplitResult(parts.scheme, netloc, parts.path, "", "").geturl()
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
