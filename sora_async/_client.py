@@ -117,7 +117,7 @@ class AsyncSoraClient:
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
-            follow_redirects=True,
+            follow_redirects=False,
         )
         self._transport = Transport(
             http=self._http,

@@ -4,6 +4,11 @@ The transport adds the credentials, holds the connection semaphore, sends, reads
 and maps httpx's failures onto the :class:`SoraError` tree in one place. What the answer
 means (quota, pauses, jobs) is the client's business: :meth:`Transport.send` hands back an
 :class:`Answer` and never raises for an error the server sent.
+
+Redirects: an API call never follows one (a redirected submit or status call would carry
+the key and the prompt elsewhere); the 3xx is an :class:`APIError` naming where it
+pointed. A download follows a few hops itself, with the key only while the URL stays on the
+provider's origin, and never from https down to http.
 """
 
 from __future__ import annotations
@@ -17,13 +22,22 @@ from typing import Any
 import anyio
 import httpx
 
-from ._errors import APIConnectionError, APIError, APITimeoutError, ResponseParseError
-from ._secrets import Secret
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    ResponseParseError,
+    error_for_status,
+)
+from ._secrets import Secret, shown_url
 from .providers import Provider
 
 __all__ = ["Answer", "Transport"]
 
 logger = logging.getLogger("sora_async")
+
+#: Redirect hops a download follows (a CDN usually needs one).
+MAX_DOWNLOAD_HOPS = 5
 
 
 @dataclass(frozen=True)
@@ -64,8 +78,12 @@ class Transport:
         async with self._connections:
             with _transport_errors(request, submit=submit):
                 self.requests_sent += 1
-                response = await self.http.send(request)
+                # Per request, so that a user's client with follow_redirects=True cannot
+                # turn it back on.
+                response = await self.http.send(request, follow_redirects=False)
         logger.debug("%s %s -> %s", request.method, request.url.path, response.status_code)
+        if 300 <= response.status_code < 400:
+            raise _redirect_refused(request, response)
         try:
             payload = self._provider.unwrap(response)
         except (APIError, ResponseParseError) as error:
@@ -75,12 +93,9 @@ class Transport:
     @asynccontextmanager
     async def stream(self, request: httpx.Request) -> AsyncIterator[httpx.Response]:
         """Send a download; yields the response with its body unread (an error is raised)."""
-        if self._provider.content_needs_auth(request):
-            request.headers.update(self._provider.auth_headers(self._key.reveal()))
         async with self._connections:
             with _transport_errors(request, submit=False):
-                self.requests_sent += 1
-                response = await self.http.send(request, stream=True)
+                response = await self._follow(request)
                 try:
                     if response.is_error:
                         await response.aread()
@@ -88,6 +103,71 @@ class Transport:
                     yield response
                 finally:
                     await response.aclose()
+
+    async def _follow(self, request: httpx.Request) -> httpx.Response:
+        """Send a download, following its redirects; the key goes to the provider's origin only.
+
+        Once a hop has left that origin the key is not sent again, even to a hop back: the
+        way back was chosen by a server that must not steer where the key goes.
+        """
+        trusted = True
+        for hop in range(MAX_DOWNLOAD_HOPS + 1):
+            trusted = trusted and self._provider.content_needs_auth(request)
+            if trusted:
+                request.headers.update(self._provider.auth_headers(self._key.reveal()))
+            self.requests_sent += 1
+            response = await self.http.send(request, stream=True, follow_redirects=False)
+            if not 300 <= response.status_code < 400:
+                return response
+            await response.aclose()
+            if hop == MAX_DOWNLOAD_HOPS:
+                break
+            # A new request for each hop: nothing of the last one (the key least of all)
+            # is carried over unless the provider's origin asks for it again.
+            request = httpx.Request("GET", _next_hop(request, response))
+        raise error_for_status(
+            response.status_code,
+            f"the download of {shown_url(str(request.url))} was redirected more than "
+            f"{MAX_DOWNLOAD_HOPS} times",
+        )
+
+
+def _next_hop(request: httpx.Request, response: httpx.Response) -> httpx.URL:
+    """Where a download's redirect points, if it may be followed."""
+    location = response.headers.get("location")
+    url = None
+    if location:
+        try:
+            url = request.url.join(location)
+        except httpx.InvalidURL:
+            url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise error_for_status(
+            response.status_code,
+            f"the download of {shown_url(str(request.url))} was redirected to "
+            f"{'nowhere' if url is None else shown_url(str(url))}: not an http(s) URL",
+        )
+    if request.url.scheme == "https" and url.scheme == "http":
+        raise error_for_status(
+            response.status_code,
+            f"the download of {shown_url(str(request.url))} was redirected from https to "
+            f"plain http ({shown_url(str(url))}): refused",
+        )
+    return url
+
+
+def _redirect_refused(request: httpx.Request, response: httpx.Response) -> APIError:
+    location = response.headers.get("location")
+    try:
+        target = shown_url(str(request.url.join(location))) if location else "nowhere"
+    except httpx.InvalidURL:
+        target = "an invalid URL"
+    return error_for_status(
+        response.status_code,
+        f"{request.method} {request.url.path} was redirected to {target}: API calls do not "
+        "follow redirects, so the key and the request go to the configured base URL only "
+        "(check base_url)",
+    )
 
 
 @contextmanager
