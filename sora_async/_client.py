@@ -39,7 +39,14 @@ from ._models import BatchItem, BatchResult, GenerationRequest, Job, JobStatus, 
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
 from ._secrets import check_api_key, check_base_url
-from ._transport import Answer, Transport
+from ._transport import (
+    DEFAULT_DOWNLOAD_TIMEOUT,
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Answer,
+    Limits,
+    Transport,
+)
 from .providers import Provider, get_provider
 from .providers.base import ContentVariant, ImageData, ProviderLimits, VideoPage
 
@@ -82,16 +89,22 @@ class AsyncSoraClient:
         poll_concurrency: int = 8,
         http_client: httpx.AsyncClient | None = None,
         allow_insecure_http: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     ) -> None:
         for name, value in (
             ("timeout", timeout),
             ("poll_interval", poll_interval),
             ("max_poll_interval", max_poll_interval),
+            ("download_timeout", download_timeout),
         ):
             _require_number(name, value, least=0.0, inclusive=False)
         for name, value in (
             ("max_connections", max_connections),
             ("poll_concurrency", poll_concurrency),
+            ("max_response_bytes", max_response_bytes),
+            ("max_download_bytes", max_download_bytes),
         ):
             _require_number(name, value, least=1, whole=True)
         _require_number("max_retries", max_retries, least=0, whole=True)
@@ -124,6 +137,12 @@ class AsyncSoraClient:
             provider=self._provider,
             api_key=self._api_key,
             max_connections=max_connections,
+            limits=Limits(
+                timeout=timeout,
+                max_response_bytes=max_response_bytes,
+                max_download_bytes=max_download_bytes,
+                download_timeout=download_timeout,
+            ),
         )
         self._retry = RetryPolicy(max_retries=max_retries)
         self._budget = RequestBudget(self._provider.limits)

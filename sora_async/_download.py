@@ -10,12 +10,10 @@ from pathlib import Path
 import anyio
 import httpx
 
-from ._errors import APIConnectionError
 from ._transport import Transport
 
 __all__ = ["download_target", "fetch", "safe_filename"]
 
-_CHUNK = 1 << 16
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SUFFIX = {"video": ".mp4", "thumbnail": ".png", "spritesheet": ".jpg"}
 
@@ -41,12 +39,18 @@ def download_target(dest: Path, job_id: str, variant: str) -> Path:
 async def fetch(
     transport: Transport, request: httpx.Request, target: Path, overwrite: bool
 ) -> Path:
-    """One try at downloading ``request`` to ``target``."""
-    async with transport.stream(request) as response:
-        size = int(response.headers.get("content-length", -1))
+    """One try at downloading ``request`` to ``target``, whole or not at all."""
+    await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        async with await anyio.open_file(partial, "wb") as file:
+            size = await transport.download(request, file.write)
         if not overwrite and await _has_size(target, size):
             return target
-        await _stream_to(response, target)
+        await anyio.Path(partial).replace(target)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.Path(partial).unlink(missing_ok=True)
     return target
 
 
@@ -55,18 +59,3 @@ async def _has_size(path: Path, size: int) -> bool:
         return (await anyio.Path(path).stat()).st_size == size
     except FileNotFoundError:
         return False
-
-
-async def _stream_to(response: httpx.Response, target: Path) -> None:
-    await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    try:
-        async with await anyio.open_file(partial, "wb") as file:
-            async for chunk in response.aiter_bytes(_CHUNK):
-                await file.write(chunk)
-        expected = response.headers.get("content-length")
-        if expected is not None and not await _has_size(partial, int(expected)):
-            raise APIConnectionError(f"download of {target.name} ended early")
-        await anyio.Path(partial).replace(target)
-    finally:
-        await anyio.Path(partial).unlink(missing_ok=True)

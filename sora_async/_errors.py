@@ -16,6 +16,7 @@
      ├── APIConnectionError           no usable answer (``maybe_submitted``)
      │    └── APITimeoutError
      ├── ResponseParseError           the answer was not what the protocol promises
+     │    └── ResponseTooLargeError   larger than the byte cap (never retried)
      ├── JobFailedError               the job ended ``failed`` (``job``)
      └── WaitTimeoutError             ``wait`` ran out of time (``job``)
 
@@ -44,6 +45,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "ResponseParseError",
+    "ResponseTooLargeError",
     "ServerError",
     "SoraError",
     "WaitTimeoutError",
@@ -166,6 +168,13 @@ class ResponseParseError(SoraError):
         super().__init__(message)
         self.status_code = status_code
         self.body = body
+
+
+class ResponseTooLargeError(ResponseParseError):
+    """The answer was larger than ``max_response_bytes`` (or ``max_download_bytes``).
+
+    Not retried: the same server would send the same again.
+    """
 
 
 class _JobError(SoraError):

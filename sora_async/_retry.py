@@ -22,6 +22,7 @@ from ._errors import (
     InsufficientCreditsError,
     RateLimitError,
     ResponseParseError,
+    ResponseTooLargeError,
     ServerError,
     SoraError,
 )
@@ -60,8 +61,11 @@ class RetryPolicy:
             return True
         if isinstance(error, APIError):
             return error.status_code in _TRANSIENT_STATUS
-        # An HTML page or a cut-off body from a proxy is a passing fault for a read.
-        return isinstance(error, ResponseParseError)
+        # An HTML page or a cut-off body from a proxy is a passing fault for a read; an
+        # answer over the byte cap would only come again.
+        return isinstance(error, ResponseParseError) and not isinstance(
+            error, ResponseTooLargeError
+        )
 
     @staticmethod
     def _submit_retryable(error: SoraError) -> bool:

@@ -9,19 +9,24 @@ Redirects: an API call never follows one (a redirected submit or status call wou
 the key and the prompt elsewhere); the 3xx is an :class:`APIError` naming where it
 pointed. A download follows a few hops itself, with the key only while the URL stays on the
 provider's origin, and never from https down to http.
+
+Caps: every answer is read in bounded bytes (decoded bytes counted, so a gzip bomb stops
+early) and every request in bounded time (httpx's timeouts are per read: a server dripping
+a byte a second would never trip them). See :class:`Limits`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import httpx
 
+from ._bodies import BodyReader
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -32,12 +37,20 @@ from ._errors import (
 from ._secrets import Secret, shown_url
 from .providers import Provider
 
-__all__ = ["Answer", "Transport"]
+__all__ = ["Answer", "Limits", "Transport"]
 
 logger = logging.getLogger("sora_async")
 
 #: Redirect hops a download follows (a CDN usually needs one).
 MAX_DOWNLOAD_HOPS = 5
+#: The byte cap of one API answer, decoded (``max_response_bytes``).
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: The byte cap of one download (``max_download_bytes``).
+DEFAULT_MAX_DOWNLOAD_BYTES = 4 * 1024**3
+#: Seconds one download may take in all (``download_timeout``).
+DEFAULT_DOWNLOAD_TIMEOUT = 1800.0
+#: The slowest pace (bytes a second) a download, or a request body, is waited for.
+MIN_RATE = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,8 +67,28 @@ class Answer:
         return self.error.body if isinstance(self.error, APIError) else self.payload
 
 
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """How far one answer may go, in bytes and seconds.
+
+    ``timeout`` is the total time of one API call (connect, send, wait, read), stretched
+    for a large request body at :data:`MIN_RATE`. A download must bring
+    ``MIN_RATE * timeout`` bytes in every ``timeout`` seconds, and end within
+    ``download_timeout``.
+    """
+
+    timeout: float = 30.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
+    download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT
+
+    def deadline(self, request: httpx.Request) -> float:
+        body = request.headers.get("content-length", "")
+        return self.timeout + (int(body) / MIN_RATE if body.isdigit() else 0.0)
+
+
 class Transport:
-    """Send requests for one client: credentials, the connection limit, error mapping."""
+    """Send requests for one client: credentials, redirects, caps and error mapping."""
 
     def __init__(
         self,
@@ -64,45 +97,122 @@ class Transport:
         provider: Provider,
         api_key: Secret,
         max_connections: int,
+        limits: Limits,
     ) -> None:
         self.http = http
         self._provider = provider
         self._key = api_key
+        self._limits = limits
         # Never more requests in flight than the pool has connections: no PoolTimeout.
         self._connections = anyio.Semaphore(max_connections)
         self.requests_sent = 0
 
     async def send(self, request: httpx.Request, *, submit: bool) -> Answer:
-        """Send one API call and read its answer."""
+        """Send one API call and read its answer, within the byte cap and the deadline."""
         request.headers.update(self._provider.auth_headers(self._key.reveal()))
+        what = f"{request.method} {request.url.path}"
+        deadline = self._limits.deadline(request)
         async with self._connections:
-            with _transport_errors(request, submit=submit):
+            with anyio.move_on_after(deadline) as scope, _transport_errors(what, submit=submit):
                 self.requests_sent += 1
                 # Per request, so that a user's client with follow_redirects=True cannot
                 # turn it back on.
-                response = await self.http.send(request, follow_redirects=False)
-        logger.debug("%s %s -> %s", request.method, request.url.path, response.status_code)
-        if 300 <= response.status_code < 400:
-            raise _redirect_refused(request, response)
+                response = await self.http.send(request, stream=True, follow_redirects=False)
+                try:
+                    logger.debug("%s -> %s", what, response.status_code)
+                    if 300 <= response.status_code < 400:
+                        raise _redirect_refused(request, response)
+                    content = await self._read(response, what)
+                finally:
+                    await response.aclose()
+        if scope.cancelled_caught:
+            raise APITimeoutError(
+                f"{what} got no whole answer within {deadline:g} s (timeout)",
+                maybe_submitted=submit,
+            )
+        return self._answer(response, content)
+
+    async def download(
+        self, request: httpx.Request, write: Callable[[bytes], Awaitable[object]]
+    ) -> int:
+        """Stream a download into ``write``; returns the (decoded) bytes written.
+
+        It follows redirects (see :meth:`_follow`), stops past ``max_download_bytes``,
+        and is cut off when it brings less than ``MIN_RATE * timeout`` bytes in any
+        ``timeout`` seconds, or runs past ``download_timeout``.
+        """
+        limits = self._limits
+        window, floor = limits.timeout, int(MIN_RATE * limits.timeout)
+        shown = shown_url(str(request.url))
+        what = f"the download of {shown}"
+        async with self._connections:
+            with (
+                anyio.move_on_after(limits.download_timeout) as whole,
+                anyio.CancelScope(deadline=anyio.current_time() + window) as pace,
+                _transport_errors(what, submit=False),
+            ):
+                response = await self._follow(request)
+                try:
+                    if response.is_error:
+                        answer = self._answer(response, await self._read(response, what))
+                        assert answer.error is not None
+                        raise answer.error
+                    body = BodyReader(
+                        response,
+                        limit=limits.max_download_bytes,
+                        what=what,
+                        setting="max_download_bytes",
+                    )
+                    progress = 0
+                    async for chunk in body.chunks():
+                        await write(chunk)
+                        if body.received - progress >= floor:
+                            progress = body.received
+                            pace.deadline = anyio.current_time() + window
+                finally:
+                    await response.aclose()
+                if body.declared is not None and body.received != body.declared:
+                    raise APIConnectionError(
+                        f"{what} ended early: {body.received} of {body.declared} bytes"
+                    )
+        if whole.cancelled_caught:
+            raise APITimeoutError(f"{what} took longer than {limits.download_timeout:g} s")
+        if pace.cancelled_caught:
+            raise APITimeoutError(
+                f"{what} brought less than {floor} bytes in {window:g} s: too slow, stopped"
+            )
+        return body.size
+
+    async def _read(self, response: httpx.Response, what: str) -> bytes:
+        limit = self._limits.max_response_bytes
+        reader = BodyReader(response, limit=limit, what=what, setting="max_response_bytes")
+        return await reader.read()
+
+    def _answer(self, streamed: httpx.Response, content: bytes) -> Answer:
+        """The provider's reading of a whole answer."""
+        headers = streamed.headers.copy()
+        # The body is decoded already: httpx must not try to decode it again.
+        for name in ("content-encoding", "content-length", "transfer-encoding"):
+            headers.pop(name, None)
+        response = httpx.Response(
+            streamed.status_code,
+            headers=headers,
+            content=content,
+            request=streamed.request,
+            extensions=streamed.extensions,
+        )
         try:
             payload = self._provider.unwrap(response)
         except (APIError, ResponseParseError) as error:
             return Answer(response, error=error)
+        except Exception as exc:  # whatever a hostile answer trips in a provider, it is typed
+            what = f"{response.request.method} {response.request.url.path}"
+            unreadable = ResponseParseError(
+                f"{what}: the answer could not be read ({type(exc).__name__})",
+                status_code=response.status_code,
+            )
+            return Answer(response, error=unreadable)
         return Answer(response, payload=payload)
-
-    @asynccontextmanager
-    async def stream(self, request: httpx.Request) -> AsyncIterator[httpx.Response]:
-        """Send a download; yields the response with its body unread (an error is raised)."""
-        async with self._connections:
-            with _transport_errors(request, submit=False):
-                response = await self._follow(request)
-                try:
-                    if response.is_error:
-                        await response.aread()
-                        self._provider.unwrap(response)
-                    yield response
-                finally:
-                    await response.aclose()
 
     async def _follow(self, request: httpx.Request) -> httpx.Response:
         """Send a download, following its redirects; the key goes to the provider's origin only.
@@ -171,9 +281,8 @@ def _redirect_refused(request: httpx.Request, response: httpx.Response) -> APIEr
 
 
 @contextmanager
-def _transport_errors(request: httpx.Request, *, submit: bool) -> Iterator[None]:
+def _transport_errors(what: str, *, submit: bool) -> Iterator[None]:
     """Map httpx's transport errors onto ours, in one place."""
-    what = f"{request.method} {request.url.path}"
     try:
         yield
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

@@ -9,6 +9,7 @@ can check what reached it and how much the client read before it stopped.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import json
 import socket
@@ -217,6 +218,7 @@ def serve(handler: Handler, *, host: str = "127.0.0.1") -> Iterator[HostileServe
         server.stop()
 
 
+@functools.cache
 def gzip_bomb(decoded_size: int, *, layers: int = 1) -> bytes:
     """``decoded_size`` zero bytes, gzipped ``layers`` times (about 1000:1 a layer)."""
     data = gzip.compress(b"\0" * decoded_size, compresslevel=9)
