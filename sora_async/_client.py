@@ -145,7 +145,7 @@ class AsyncSoraClient:
             ),
         )
         self._retry = RetryPolicy(max_retries=max_retries)
-        self._budget = RequestBudget(self._provider.limits)
+        self._budget = RequestBudget(self._provider.limits, max_pause=self._retry.max_retry_after)
         self._poll_interval = poll_interval
         self._max_poll_interval = max_poll_interval
         self._poll_concurrency = min(poll_concurrency, max_connections)
@@ -556,14 +556,20 @@ class AsyncSoraClient:
         return client
 
     def scale_time(self, factor: float) -> None:
-        """Scale published rate windows and retry delays (for a simulator's time scale)."""
+        """Scale published rate windows, retry delays and the cap on the server's pauses
+        (for a simulator's time scale)."""
+        _require_number("factor", factor, least=0.0, inclusive=False)
         limits: ProviderLimits = self._provider.limits
-        self._budget = RequestBudget(replace(limits, rate_window=limits.rate_window * factor))
         self._retry = replace(
             self._retry,
             base_delay=self._retry.base_delay * factor,
             max_delay=self._retry.max_delay * factor,
             max_total=self._retry.max_total * max(factor, 0.1),
+            max_retry_after=self._retry.max_retry_after * factor,
+        )
+        self._budget = RequestBudget(
+            replace(limits, rate_window=limits.rate_window * factor),
+            max_pause=self._retry.max_retry_after,
         )
 
     # -- sending ----------------------------------------------------------------------------------
@@ -594,7 +600,7 @@ class AsyncSoraClient:
         if isinstance(error, DailyLimitError):
             self._budget.daily_exhausted(error.reset_at)
         elif isinstance(error, RateLimitError) and error.retry_after:
-            self._budget.back_off(min(error.retry_after, self._retry.max_retry_after))
+            self._budget.back_off(error.retry_after)
 
     def _learn_quota(self, quota: Quota | None, seq: int | None) -> None:
         if quota is None or quota.is_empty:
