@@ -6,16 +6,36 @@
   messages, results and journals).
 * :func:`check_base_url` refuses a base URL the key must not be sent to: not http(s), no
   host, a user name or password in it, or plain http to another machine without an opt-in.
+* :func:`redact` is the one function that takes the key out of a text (or bytes), in every
+  spelling a server might echo it in. The transport applies it to every answer as it comes
+  in, so nothing built from an answer (a message, a body, a job, a log line) can hold it;
+  :func:`guard_logs` applies it to the log records of httpx and httpcore, which see the
+  raw answer first.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import SplitResult, urlsplit
+import json
+import logging
+import weakref
+from typing import AnyStr
+from urllib.parse import SplitResult, quote, urlsplit
 
 from ._errors import InvalidRequestError
 
-__all__ = ["Secret", "check_api_key", "check_base_url", "shown_url"]
+__all__ = [
+    "MASK",
+    "Secret",
+    "check_api_key",
+    "check_base_url",
+    "guard_logs",
+    "redact",
+    "shown_url",
+]
+
+#: What stands where the key was.
+MASK = "***"
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
@@ -23,10 +43,16 @@ _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 class Secret:
     """Holds the API key so that no repr, log line or traceback local shows it."""
 
-    __slots__ = ("__weakref__", "_value")
+    __slots__ = ("__weakref__", "_value", "spellings")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        # The key as it may come back: as is (also inside "Bearer ..."), percent-encoded,
+        # or JSON-escaped (a '/' may be written '\/'). Longest first, so that no shorter
+        # spelling leaves part of a longer one behind.
+        forms = {value, quote(value, safe=""), json.dumps(value)[1:-1]}
+        forms |= {form.replace("/", "\\/") for form in forms}
+        self.spellings = tuple(sorted(forms, key=len, reverse=True))
 
     def reveal(self) -> str:
         return self._value
@@ -60,6 +86,54 @@ def check_api_key(value: object) -> Secret:
                 field="api_key",
             )
     return Secret(key)
+
+
+def redact(data: AnyStr, secret: Secret) -> AnyStr:
+    """``data`` with every spelling of the key replaced by :data:`MASK`.
+
+    >>> redact("bad key 'Bearer sk-123' (sk-123)", Secret("sk-123"))
+    "bad key 'Bearer ***' (***)"
+    """
+    for spelling in secret.spellings:
+        if isinstance(data, str):
+            data = data.replace(spelling, MASK)
+        else:
+            data = data.replace(spelling.encode(), MASK.encode())
+    return data
+
+
+#: The keys of the clients alive now, for :class:`_LogGuard`.
+_LIVE: weakref.WeakSet[Secret] = weakref.WeakSet()
+#: The loggers that see an answer before the SDK does: httpx logs the status line (a
+#: reason phrase can echo the key), httpcore at DEBUG every response header.
+_GUARDED = ("httpx", "httpcore.http11", "httpcore.http2", "httpcore.connection", "sora_async")
+
+
+class _LogGuard(logging.Filter):
+    """Takes the key of every live client out of a log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = list(_LIVE)
+        if secrets:
+            message = record.getMessage()
+            cleaned = message
+            for secret in secrets:
+                cleaned = redact(cleaned, secret)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        return True
+
+
+_GUARD = _LogGuard()
+
+
+def guard_logs(secret: Secret) -> None:
+    """Keep ``secret`` out of the records of the loggers that see raw answers."""
+    _LIVE.add(secret)
+    for name in _GUARDED:
+        logger = logging.getLogger(name)
+        if _GUARD not in logger.filters:
+            logger.addFilter(_GUARD)
 
 
 def check_base_url(

@@ -17,11 +17,12 @@ a byte a second would never trip them). See :class:`Limits`.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import anyio
 import httpx
@@ -33,13 +34,16 @@ from ._errors import (
     APITimeoutError,
     ResponseParseError,
     error_for_status,
+    shortened,
 )
-from ._secrets import Secret, shown_url
+from ._secrets import Secret, guard_logs, redact, shown_url
 from .providers import Provider
 
 __all__ = ["Answer", "Limits", "Transport"]
 
 logger = logging.getLogger("sora_async")
+
+_T = TypeVar("_T")
 
 #: Redirect hops a download follows (a CDN usually needs one).
 MAX_DOWNLOAD_HOPS = 5
@@ -106,6 +110,7 @@ class Transport:
         # Never more requests in flight than the pool has connections: no PoolTimeout.
         self._connections = anyio.Semaphore(max_connections)
         self.requests_sent = 0
+        guard_logs(api_key)
 
     async def send(self, request: httpx.Request, *, submit: bool) -> Answer:
         """Send one API call and read its answer, within the byte cap and the deadline."""
@@ -113,11 +118,12 @@ class Transport:
         what = f"{request.method} {request.url.path}"
         deadline = self._limits.deadline(request)
         async with self._connections:
-            with anyio.move_on_after(deadline) as scope, _transport_errors(what, submit=submit):
+            with (
+                anyio.move_on_after(deadline) as scope,
+                self._transport_errors(what, submit=submit) as failure,
+            ):
                 self.requests_sent += 1
-                # Per request, so that a user's client with follow_redirects=True cannot
-                # turn it back on.
-                response = await self.http.send(request, stream=True, follow_redirects=False)
+                response = await self._send(request)
                 try:
                     logger.debug("%s -> %s", what, response.status_code)
                     if 300 <= response.status_code < 400:
@@ -125,6 +131,7 @@ class Transport:
                     content = await self._read(response, what)
                 finally:
                     await response.aclose()
+        failure.raise_it()
         if scope.cancelled_caught:
             raise APITimeoutError(
                 f"{what} got no whole answer within {deadline:g} s (timeout)",
@@ -149,7 +156,7 @@ class Transport:
             with (
                 anyio.move_on_after(limits.download_timeout) as whole,
                 anyio.CancelScope(deadline=anyio.current_time() + window) as pace,
-                _transport_errors(what, submit=False),
+                self._transport_errors(what, submit=False) as failure,
             ):
                 response = await self._follow(request)
                 try:
@@ -175,6 +182,7 @@ class Transport:
                     raise APIConnectionError(
                         f"{what} ended early: {body.received} of {body.declared} bytes"
                     )
+        failure.raise_it()
         if whole.cancelled_caught:
             raise APITimeoutError(f"{what} took longer than {limits.download_timeout:g} s")
         if pace.cancelled_caught:
@@ -188,8 +196,21 @@ class Transport:
         reader = BodyReader(response, limit=limit, what=what, setting="max_response_bytes")
         return await reader.read()
 
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send, redirects off, and take the key out of the answer's head as it arrives."""
+        # Per request, so that a user's client with follow_redirects=True cannot turn
+        # following back on.
+        response = await self.http.send(request, stream=True, follow_redirects=False)
+        response.headers = httpx.Headers(
+            [(name, redact(value, self._key)) for name, value in response.headers.raw]
+        )
+        reason = response.extensions.get("reason_phrase")
+        if isinstance(reason, bytes):
+            response.extensions["reason_phrase"] = redact(reason, self._key)
+        return response
+
     def _answer(self, streamed: httpx.Response, content: bytes) -> Answer:
-        """The provider's reading of a whole answer."""
+        """The provider's reading of a whole answer, with the key taken out of it."""
         headers = streamed.headers.copy()
         # The body is decoded already: httpx must not try to decode it again.
         for name in ("content-encoding", "content-length", "transfer-encoding"):
@@ -197,14 +218,14 @@ class Transport:
         response = httpx.Response(
             streamed.status_code,
             headers=headers,
-            content=content,
+            content=redact(content, self._key),
             request=streamed.request,
             extensions=streamed.extensions,
         )
         try:
             payload = self._provider.unwrap(response)
         except (APIError, ResponseParseError) as error:
-            return Answer(response, error=error)
+            return Answer(response, error=self._escaped(error, response))
         except Exception as exc:  # whatever a hostile answer trips in a provider, it is typed
             what = f"{response.request.method} {response.request.url.path}"
             unreadable = ResponseParseError(
@@ -212,7 +233,49 @@ class Transport:
                 status_code=response.status_code,
             )
             return Answer(response, error=unreadable)
-        return Answer(response, payload=payload)
+        return Answer(response, payload=self._escaped(payload, response))
+
+    def _escaped(self, value: _T, response: httpx.Response) -> _T:
+        r"""``value`` without the key a JSON escape hid from :meth:`_answer` (``\u0073k-…``)."""
+        if b"\\" not in response.content:
+            return value  # no escape in the answer: the bytes were redacted already
+        if isinstance(value, APIError | ResponseParseError):
+            value.message = redact(value.message, self._key)
+            value.args = (value.message,)
+            value.body = self._escaped(value.body, response)
+            return value
+        try:
+            text = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError):
+            return value
+        cleaned = redact(text, self._key)
+        return value if cleaned == text else cast(_T, json.loads(cleaned))
+
+    @contextmanager
+    def _transport_errors(self, what: str, *, submit: bool) -> Iterator[_Failure]:
+        """Map httpx's transport errors onto ours, in one place.
+
+        The mapped error is held, not raised here: raised later, outside any ``except``, it
+        carries no chained httpx exception, whose ``request`` would show the key's header.
+        """
+        failure = _Failure()
+        try:
+            yield failure
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # The request never left this machine.
+            failure.error = self._connection_error(exc, what, maybe_submitted=False)
+        except httpx.TransportError as exc:
+            failure.error = self._connection_error(exc, what, maybe_submitted=submit)
+
+    def _connection_error(
+        self, exc: httpx.TransportError, what: str, *, maybe_submitted: bool
+    ) -> APIConnectionError:
+        kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+        # h11's text may quote what the server sent: the key, or megabytes of it.
+        reason = shortened(redact(str(exc), self._key), 300)
+        return kind(
+            f"{what} failed: {type(exc).__name__}: {reason}", maybe_submitted=maybe_submitted
+        )
 
     async def _follow(self, request: httpx.Request) -> httpx.Response:
         """Send a download, following its redirects; the key goes to the provider's origin only.
@@ -226,7 +289,7 @@ class Transport:
             if trusted:
                 request.headers.update(self._provider.auth_headers(self._key.reveal()))
             self.requests_sent += 1
-            response = await self.http.send(request, stream=True, follow_redirects=False)
+            response = await self._send(request)
             if not 300 <= response.status_code < 400:
                 return response
             await response.aclose()
@@ -280,21 +343,11 @@ def _redirect_refused(request: httpx.Request, response: httpx.Response) -> APIEr
     )
 
 
-@contextmanager
-def _transport_errors(what: str, *, submit: bool) -> Iterator[None]:
-    """Map httpx's transport errors onto ours, in one place."""
-    try:
-        yield
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        # The request never left this machine.
-        raise _connection_error(exc, what, maybe_submitted=False) from exc
-    except httpx.TransportError as exc:
-        raise _connection_error(exc, what, maybe_submitted=submit) from exc
+class _Failure:
+    """An httpx failure, mapped, waiting to be raised where nothing chains to it."""
 
+    error: APIConnectionError | None = None
 
-def _connection_error(
-    exc: httpx.TransportError, what: str, *, maybe_submitted: bool
-) -> APIConnectionError:
-    kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
-    reason = type(exc).__name__
-    return kind(f"{what} failed: {reason}: {exc}", maybe_submitted=maybe_submitted)
+    def raise_it(self) -> None:
+        if self.error is not None:
+            raise self.error

@@ -44,3 +44,23 @@ async def test_key_absent_from_a_refused_key_error() -> None:
     error = caught.value
     assert error.status_code == 401
     assert KEY not in f"{error} {error!r} {error.body!r}"
+
+
+def test_every_spelling_of_the_key_is_redacted() -> None:
+    from sora_async._secrets import Secret, redact
+
+    key = 'sk-a/b+c"d'
+    secret = Secret(key)
+    text = f'{key} Bearer {key} sk-a%2Fb%2Bc%22d "sk-a\\/b+c\\"d" sk-a/b+c\\"d'
+    assert redact(text, secret) == '*** Bearer *** *** "***" ***'
+    assert redact(text.encode(), secret) == b'*** Bearer *** *** "***" ***'
+
+
+def test_a_huge_message_or_body_is_cut_but_keeps_what_matters() -> None:
+    from sora_async import APIConnectionError, ServerError
+
+    error = APIConnectionError("x" * 10_000_000, maybe_submitted=True)
+    assert len(str(error)) < 2100 and str(error).endswith("it was not resent)")
+    server = ServerError("y" * 10_000_000, status_code=500, body={"detail": "z" * 10_000_000})
+    assert len(str(server)) < 2100 and str(server).endswith("(HTTP 500)")
+    assert isinstance(server.body, str) and len(server.body) < 20_000

@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 #: The canary: it must never reach another origin, a message, a log line or a file.
-KEY = "sk-hostile-canary-5e1f0a"
+KEY = "sk-hostile/canary+5e1f0a"
 PROVIDERS = ("codefast", "soravideo", "openai")
 PREFIX = {"codefast": "", "soravideo": "/api/v1", "openai": "/v1"}
 
