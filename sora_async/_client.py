@@ -21,7 +21,7 @@ import httpx
 
 from ._batch import BatchJournal, BatchRunner, ProgressCallback, PromptSource
 from ._budget import RequestBudget
-from ._download import download_target, fetch
+from ._download import Downloaded, Target, existing, fetch, plan_target
 from ._download import safe_filename as safe_filename
 from ._errors import (
     APIConnectionError,
@@ -443,17 +443,38 @@ class AsyncSoraClient:
     async def download(
         self,
         job: Job | str,
-        dest: str | Path = ".",
+        dest: str | os.PathLike[str] = ".",
         *,
         variant: ContentVariant = "video",
         overwrite: bool = False,
     ) -> Path:
-        """Stream a finished job's file to ``dest`` (a folder, or a file path).
+        """Stream a finished job's file to ``dest``: a folder (named from the job id) or a
+        file path. Returns where it is.
 
-        It is written to a temporary file and renamed into place, so a file at the final path
-        is always whole. A file already there with the right size is kept.
+        It is written to a temporary file and moved into place when whole. A file is never
+        replaced without ``overwrite=True``: a file path that exists is refused before any
+        request; a file named from the job id that exists is an earlier download, kept.
+        ``"run.v2/"`` (a trailing separator), an existing folder, or a path with no suffix
+        is a folder.
+
+        >>> path = await client.download(job, "videos/")  # doctest: +SKIP
         """
+        return (await self._download(job, dest, variant=variant, overwrite=overwrite)).path
+
+    async def _download(
+        self,
+        job: Job | str,
+        dest: str | os.PathLike[str],
+        *,
+        variant: ContentVariant,
+        overwrite: bool,
+    ) -> Downloaded:
+        """:meth:`download`, saying whether the file was ``saved`` or ``kept``."""
         self._check_download(job, dest, variant, overwrite)
+        target = plan_target(dest, job.id if isinstance(job, Job) else job, variant)
+        kept = existing(target, overwrite=overwrite)
+        if kept is not None:
+            return kept
         if not isinstance(job, Job):
             job = await self.get_job(job)
         request = self._provider.content_request(job, variant)
@@ -462,7 +483,6 @@ class AsyncSoraClient:
                 f"only http(s) URLs are downloaded, not {request.url.scheme!r}",
                 field="video_url",
             )
-        target = download_target(Path(dest), job.id, variant)
         return await self._retry.call(lambda: self._download_once(request, target, overwrite))
 
     def _check_download(
@@ -620,7 +640,9 @@ class AsyncSoraClient:
             self._budget.job_finished(job.id)
         return job
 
-    async def _download_once(self, request: httpx.Request, target: Path, overwrite: bool) -> Path:
+    async def _download_once(
+        self, request: httpx.Request, target: Target, overwrite: bool
+    ) -> Downloaded:
         self._check_open()
         await self._budget.admit()
         return await fetch(self._transport, request, target, overwrite)
