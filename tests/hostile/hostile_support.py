@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 
-from sora_async import AsyncSoraClient
+from sora_async import AsyncSoraClient, Job, JobStatus
 
 __all__ = [
     "JOB_ANSWERS",
@@ -18,6 +18,7 @@ __all__ = [
     "PROVIDERS",
     "bounded",
     "client_for",
+    "finished_job",
     "other_host",
 ]
 
@@ -44,6 +45,11 @@ def client_for(origin: str, provider: str = "codefast", **options: Any) -> Async
     return AsyncSoraClient(
         api_key=KEY, provider=provider, base_url=origin + PREFIX[provider], **options
     )
+
+
+def finished_job(video_url: str) -> Job:
+    """A completed job ``j1`` whose video is at ``video_url``."""
+    return Job(id="j1", status=JobStatus.COMPLETED, raw_status="completed", video_url=video_url)
 
 
 @contextlib.contextmanager

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 from hostile_server import Reply, gzip_bomb, serve
-from hostile_support import JOB_ANSWERS, PROVIDERS, bounded, client_for
+from hostile_support import JOB_ANSWERS, PROVIDERS, bounded, client_for, finished_job
 
 from sora_async import (
     APIConnectionError,
     APITimeoutError,
     Job,
-    JobStatus,
     ResponseParseError,
 )
 from sora_async._errors import ResponseTooLargeError
@@ -52,12 +51,7 @@ def drip_the_head(reply: Reply) -> None:
 
 
 def completed(origin: str) -> Job:
-    return Job(
-        id="j1",
-        status=JobStatus.COMPLETED,
-        raw_status="completed",
-        video_url=f"{origin}/files/j1.mp4",
-    )
+    return finished_job(f"{origin}/files/j1.mp4")
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 from hostile_server import Received, Reply, serve
-from hostile_support import KEY, PROVIDERS, bounded, client_for, other_host
+from hostile_support import KEY, PROVIDERS, bounded, client_for, finished_job, other_host
 
-from sora_async import APIError, AsyncSoraClient, Job, JobStatus
+from sora_async import APIError, AsyncSoraClient
 
 pytestmark = pytest.mark.anyio
 
@@ -85,12 +85,7 @@ async def test_a_download_follows_a_redirect_without_the_key(provider: str, tmp_
         serve(video, host=other_host()) as other,
         serve(redirect_to(f"{other.origin}/cdn/v.mp4")) as server,
     ):
-        job = Job(
-            id="j1",
-            status=JobStatus.COMPLETED,
-            raw_status="completed",
-            video_url=f"{server.origin}/files/j1.mp4",
-        )
+        job = finished_job(f"{server.origin}/files/j1.mp4")
         async with client_for(server.origin, provider) as client:
             with bounded():
                 path = await client.download(job, tmp_path)
@@ -110,12 +105,7 @@ async def test_the_key_never_comes_back_after_a_hop_elsewhere(tmp_path: Path) ->
             redirect_to(next(hops))(reply)  # type: ignore[operator]
 
         with serve(bounce, host=other_host()) as other:
-            job = Job(
-                id="j1",
-                status=JobStatus.COMPLETED,
-                raw_status="completed",
-                video_url=f"{other.origin}/start.mp4",
-            )
+            job = finished_job(f"{other.origin}/start.mp4")
             async with client_for(server.origin) as client:
                 with bounded():
                     path = await client.download(job, tmp_path)
@@ -133,12 +123,7 @@ async def test_a_download_keeps_the_key_on_its_own_origin(tmp_path: Path) -> Non
             video(reply)
 
     with serve(handler) as server:
-        job = Job(
-            id="j1",
-            status=JobStatus.COMPLETED,
-            raw_status="completed",
-            video_url=f"{server.origin}/files/j1.mp4",
-        )
+        job = finished_job(f"{server.origin}/files/j1.mp4")
         async with client_for(server.origin) as client:
             with bounded():
                 await client.download(job, tmp_path)
@@ -148,12 +133,7 @@ async def test_a_download_keeps_the_key_on_its_own_origin(tmp_path: Path) -> Non
 
 async def test_a_redirect_loop_ends_in_a_typed_error(tmp_path: Path) -> None:
     with serve(redirect_to("/again")) as server:
-        job = Job(
-            id="j1",
-            status=JobStatus.COMPLETED,
-            raw_status="completed",
-            video_url=f"{server.origin}/files/j1.mp4",
-        )
+        job = finished_job(f"{server.origin}/files/j1.mp4")
         async with client_for(server.origin) as client:
             with bounded(), pytest.raises(APIError, match="redirected more than 5 times"):
                 await client.download(job, tmp_path)
@@ -177,12 +157,7 @@ async def test_a_download_is_not_redirected_down_to_http_or_elsewhere(
     client = AsyncSoraClient(
         api_key=KEY, base_url="https://api.example.com", http_client=http, max_retries=0
     )
-    job = Job(
-        id="j1",
-        status=JobStatus.COMPLETED,
-        raw_status="completed",
-        video_url="https://api.example.com/files/j1.mp4",
-    )
+    job = finished_job("https://api.example.com/files/j1.mp4")
     async with http, client:
         with pytest.raises(APIError, match="redirected"):
             await client.download(job, tmp_path)
