@@ -38,13 +38,13 @@ from ._images import prepare_image
 from ._models import BatchItem, BatchResult, GenerationRequest, Job, JobStatus, Quota, Video
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
-from ._secrets import check_api_key, check_base_url
+from ._secrets import check_api_key, check_base_url, shown_url
 from ._transport import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
     DEFAULT_MAX_RESPONSE_BYTES,
     Answer,
-    Limits,
+    Caps,
     Transport,
 )
 from .providers import Provider, get_provider
@@ -137,7 +137,7 @@ class AsyncSoraClient:
             provider=self._provider,
             api_key=self._api_key,
             max_connections=max_connections,
-            limits=Limits(
+            caps=Caps(
                 timeout=timeout,
                 max_response_bytes=max_response_bytes,
                 max_download_bytes=max_download_bytes,
@@ -477,10 +477,13 @@ class AsyncSoraClient:
             return kept
         if not isinstance(job, Job):
             job = await self.get_job(job)
-        request = self._provider.content_request(job, variant)
-        if request.url.scheme not in ("http", "https"):
+        try:
+            request = self._provider.content_request(job, variant)
+        except httpx.InvalidURL:
+            raise InvalidRequestError("is not a valid URL", field="video_url") from None
+        if request.url.scheme not in ("http", "https") or not request.url.host:
             raise InvalidRequestError(
-                f"only http(s) URLs are downloaded, not {request.url.scheme!r}",
+                f"{shown_url(str(request.url))!r} is not an http(s) URL with a host",
                 field="video_url",
             )
         return await self._retry.call(lambda: self._download_once(request, target, overwrite))

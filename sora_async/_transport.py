@@ -3,7 +3,8 @@
 The transport adds the credentials, holds the connection semaphore, sends, reads the answer
 and maps httpx's failures onto the :class:`SoraError` tree in one place. What the answer
 means (quota, pauses, jobs) is the client's business: :meth:`Transport.send` hands back an
-:class:`Answer` and never raises for an error the server sent.
+:class:`Answer`, a payload or the typed error the answer carries, and raises only what it
+refuses itself (a redirect, an answer too large or too slow, no connection).
 
 Redirects: an API call never follows one (a redirected submit or status call would carry
 the key and the prompt elsewhere); the 3xx is an :class:`APIError` naming where it
@@ -12,7 +13,7 @@ provider's origin, and never from https down to http.
 
 Caps: every answer is read in bounded bytes (decoded bytes counted, so a gzip bomb stops
 early) and every request in bounded time (httpx's timeouts are per read: a server dripping
-a byte a second would never trip them). See :class:`Limits`.
+a byte a second would never trip them). See :class:`Caps`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ._errors import (
 from ._secrets import Secret, guard_logs, redact, shown_url
 from .providers import Provider
 
-__all__ = ["Answer", "Limits", "Transport"]
+__all__ = ["Answer", "Caps", "Transport"]
 
 logger = logging.getLogger("sora_async")
 
@@ -72,7 +73,7 @@ class Answer:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Limits:
+class Caps:
     """How far one answer may go, in bytes and seconds.
 
     ``timeout`` is the total time of one API call (connect, send, wait, read), stretched
@@ -101,12 +102,12 @@ class Transport:
         provider: Provider,
         api_key: Secret,
         max_connections: int,
-        limits: Limits,
+        caps: Caps,
     ) -> None:
-        self.http = http
+        self._http = http
         self._provider = provider
         self._key = api_key
-        self._limits = limits
+        self._caps = caps
         # Never more requests in flight than the pool has connections: no PoolTimeout.
         self._connections = anyio.Semaphore(max_connections)
         self.requests_sent = 0
@@ -116,7 +117,7 @@ class Transport:
         """Send one API call and read its answer, within the byte cap and the deadline."""
         request.headers.update(self._provider.auth_headers(self._key.reveal()))
         what = f"{request.method} {request.url.path}"
-        deadline = self._limits.deadline(request)
+        deadline = self._caps.deadline(request)
         async with self._connections:
             with (
                 anyio.move_on_after(deadline) as scope,
@@ -148,13 +149,13 @@ class Transport:
         and is cut off when it brings less than ``MIN_RATE * timeout`` bytes in any
         ``timeout`` seconds, or runs past ``download_timeout``.
         """
-        limits = self._limits
-        window, floor = limits.timeout, int(MIN_RATE * limits.timeout)
+        caps = self._caps
+        window, floor = caps.timeout, int(MIN_RATE * caps.timeout)
         shown = shown_url(str(request.url))
         what = f"the download of {shown}"
         async with self._connections:
             with (
-                anyio.move_on_after(limits.download_timeout) as whole,
+                anyio.move_on_after(caps.download_timeout) as whole,
                 anyio.CancelScope(deadline=anyio.current_time() + window) as pace,
                 self._transport_errors(what, submit=False) as failure,
             ):
@@ -166,7 +167,7 @@ class Transport:
                         raise answer.error
                     body = BodyReader(
                         response,
-                        limit=limits.max_download_bytes,
+                        limit=caps.max_download_bytes,
                         what=what,
                         setting="max_download_bytes",
                     )
@@ -184,7 +185,7 @@ class Transport:
                     )
         failure.raise_it()
         if whole.cancelled_caught:
-            raise APITimeoutError(f"{what} took longer than {limits.download_timeout:g} s")
+            raise APITimeoutError(f"{what} took longer than {caps.download_timeout:g} s")
         if pace.cancelled_caught:
             raise APITimeoutError(
                 f"{what} brought less than {floor} bytes in {window:g} s: too slow, stopped"
@@ -192,7 +193,7 @@ class Transport:
         return body.size
 
     async def _read(self, response: httpx.Response, what: str) -> bytes:
-        limit = self._limits.max_response_bytes
+        limit = self._caps.max_response_bytes
         reader = BodyReader(response, limit=limit, what=what, setting="max_response_bytes")
         return await reader.read()
 
@@ -200,7 +201,7 @@ class Transport:
         """Send, redirects off, and take the key out of the answer's head as it arrives."""
         # Per request, so that a user's client with follow_redirects=True cannot turn
         # following back on.
-        response = await self.http.send(request, stream=True, follow_redirects=False)
+        response = await self._http.send(request, stream=True, follow_redirects=False)
         response.headers = httpx.Headers(
             [(name, redact(value, self._key)) for name, value in response.headers.raw]
         )

@@ -159,12 +159,16 @@ async def test_download_never_escapes_the_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "escaped.mp4").exists()
 
 
-async def test_download_refuses_other_schemes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://x/v.mp4", "http://", "http://[::1", "https://\x00x/"]
+)
+async def test_download_refuses_what_is_not_an_http_url(url: str, tmp_path: Path) -> None:
     async with simulated("codefast") as client:
         job = await client.generate("a forest")
-        bad = job.model_copy(update={"video_url": "file:///etc/passwd"})
-        with pytest.raises(InvalidRequestError, match="http"):
+        bad = job.model_copy(update={"video_url": url})
+        with pytest.raises(InvalidRequestError) as caught:
             await client.download(bad, tmp_path)
+    assert caught.value.field == "video_url"
 
 
 async def test_openai_extras(tmp_path: Path) -> None:
