@@ -6,14 +6,13 @@ import enum
 import inspect
 import logging
 import math
-import numbers
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, cast, get_args
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 import anyio.abc
@@ -21,7 +20,14 @@ import httpx
 
 from ._batch import BatchJournal, BatchRunner, ProgressCallback, PromptSource
 from ._budget import RequestBudget
-from ._download import Downloaded, Target, existing, fetch, plan_target
+from ._checks import (
+    require_callback,
+    require_client_settings,
+    require_id,
+    require_number,
+    require_timeout,
+)
+from ._download import Downloaded, Target, check_download, existing, fetch, plan_target
 from ._download import safe_filename as safe_filename
 from ._errors import (
     APIConnectionError,
@@ -35,7 +41,7 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._images import prepare_image
-from ._models import BatchItem, BatchResult, GenerationRequest, Job, JobStatus, Quota, Video
+from ._models import BatchItem, BatchResult, GenerationRequest, Job, Quota, Video
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
 from ._secrets import check_api_key, check_base_url, shown_url
@@ -93,22 +99,22 @@ class AsyncSoraClient:
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
         download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     ) -> None:
-        for name, value in (
-            ("timeout", timeout),
-            ("poll_interval", poll_interval),
-            ("max_poll_interval", max_poll_interval),
-            ("download_timeout", download_timeout),
-        ):
-            _require_number(name, value, least=0.0, inclusive=False)
-        for name, value in (
-            ("max_connections", max_connections),
-            ("poll_concurrency", poll_concurrency),
-            ("max_response_bytes", max_response_bytes),
-            ("max_download_bytes", max_download_bytes),
-        ):
-            _require_number(name, value, least=1, whole=True)
-        _require_number("max_retries", max_retries, least=0, whole=True)
-        _require_bool("allow_insecure_http", allow_insecure_http)
+        require_client_settings(
+            seconds={
+                "timeout": timeout,
+                "poll_interval": poll_interval,
+                "max_poll_interval": max_poll_interval,
+                "download_timeout": download_timeout,
+            },
+            counts={
+                "max_connections": max_connections,
+                "max_retries": max_retries,
+                "poll_concurrency": poll_concurrency,
+                "max_response_bytes": max_response_bytes,
+                "max_download_bytes": max_download_bytes,
+            },
+            flags={"allow_insecure_http": allow_insecure_http},
+        )
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise InvalidRequestError(
                 f"must be an httpx.AsyncClient, not {type(http_client).__name__}",
@@ -267,7 +273,7 @@ class AsyncSoraClient:
 
     async def get_job(self, job_id: str) -> Job:
         """One status request for ``job_id``."""
-        job, _ = await self._poll_status(_require_id(job_id))
+        job, _ = await self._poll_status(require_id(job_id))
         return job
 
     async def wait(
@@ -282,8 +288,8 @@ class AsyncSoraClient:
         Raises :class:`JobFailedError` if it failed and :class:`WaitTimeoutError` after
         ``timeout`` seconds. ``on_update`` (sync or async) is called on every change.
         """
-        _require_timeout(timeout)
-        _require_callback("on_update", on_update)
+        require_timeout(timeout)
+        require_callback("on_update", on_update)
         current = job if isinstance(job, Job) else await self.get_job(job)
         if current.is_terminal:
             return _completed_or_raise(current)
@@ -318,8 +324,8 @@ class AsyncSoraClient:
     ) -> Job:
         """Submit and wait: the finished job, with its ``video_url``."""
         # Checked before the submit: a bad wait must not cost a generation and lose its id.
-        _require_timeout(timeout)
-        _require_callback("on_update", on_update)
+        require_timeout(timeout)
+        require_callback("on_update", on_update)
         job = await self.submit(prompt, **params)
         return await self.wait(job, timeout=timeout, on_update=on_update)
 
@@ -399,7 +405,7 @@ class AsyncSoraClient:
     async def list_videos(self, *, limit: int | None = None) -> list[Video]:
         """The videos this key made, newest first (every page, up to ``limit``)."""
         if limit is not None:
-            _require_number("limit", limit, least=0, whole=True)
+            require_number("limit", limit, least=0, whole=True)
         videos: list[Video] = []
         cursor: str | None = None
         while limit is None or len(videos) < limit:
@@ -470,7 +476,7 @@ class AsyncSoraClient:
         overwrite: bool,
     ) -> Downloaded:
         """:meth:`download`, saying whether the file was ``saved`` or ``kept``."""
-        self._check_download(job, dest, variant, overwrite)
+        check_download(self._provider, job, dest, variant, overwrite)
         target = plan_target(dest, job.id if isinstance(job, Job) else job, variant)
         kept = existing(target, overwrite=overwrite)
         if kept is not None:
@@ -488,42 +494,16 @@ class AsyncSoraClient:
             )
         return await self._retry.call(lambda: self._download_once(request, target, overwrite))
 
-    def _check_download(
-        self, job: object, dest: object, variant: object, overwrite: object
-    ) -> None:
-        """Refuse a bad download before anything is sent (also the job's status request)."""
-        if not isinstance(job, Job):
-            _require_id(job)
-        if not isinstance(dest, str | os.PathLike):
-            raise InvalidRequestError(
-                f"must be a folder or file path, not {type(dest).__name__}", field="dest"
-            )
-        _require_bool("overwrite", overwrite)
-        variants = get_args(ContentVariant)
-        if variant not in variants:
-            shown = ", ".join(repr(v) for v in variants)
-            raise InvalidRequestError(
-                f"{_short_repr(variant)} is not one of {shown}", field="variant", allowed=variants
-            )
-        # The provider says what it can fetch; a stand-in job asks it without a request.
-        stand_in = Job(
-            id=job.id if isinstance(job, Job) else str(job),
-            status=JobStatus.COMPLETED,
-            raw_status="completed",
-            video_url="https://stand-in.invalid/video.mp4",
-        )
-        self._provider.content_request(stand_in, cast(ContentVariant, variant))
-
     async def delete_video(self, job_id: str) -> None:
         """Delete a video (openai)."""
-        await self._call(lambda: self._provider.delete_request(_require_id(job_id)))
+        await self._call(lambda: self._provider.delete_request(require_id(job_id)))
 
     async def remix(self, job_id: str, prompt: str) -> Job:
         """Start a new video from a finished one with a new prompt (openai)."""
         make_request(prompt, {})
         async with self._budget.submission(wait_for_task_slot=self._follows_jobs) as ticket:
             payload, response = await self._call(
-                lambda: self._provider.remix_request(_require_id(job_id), prompt), submit=True
+                lambda: self._provider.remix_request(require_id(job_id), prompt), submit=True
             )
             job = self._job_from(payload, response)
             ticket.accepted(job.id, counted_by_server=False)
@@ -581,7 +561,7 @@ class AsyncSoraClient:
     def scale_time(self, factor: float) -> None:
         """Scale published rate windows, retry delays and the cap on the server's pauses
         (for a simulator's time scale)."""
-        _require_number("factor", factor, least=0.0, inclusive=False)
+        require_number("factor", factor, least=0.0, inclusive=False)
         limits: ProviderLimits = self._provider.limits
         self._retry = replace(
             self._retry,
@@ -774,46 +754,3 @@ def _completed_or_raise(job: Job) -> Job:
 async def _maybe_await(result: Awaitable[None] | None) -> None:
     if inspect.isawaitable(result):
         await result
-
-
-def _require_number(
-    name: str, value: object, *, least: float, inclusive: bool = True, whole: bool = False
-) -> None:
-    """Refuse anything but a finite number (a whole one with ``whole``) from ``least`` up."""
-    kind = numbers.Integral if whole else numbers.Real
-    what = "a whole number" if whole else "a number"
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise InvalidRequestError(
-            f"must be {what}, not {type(value).__name__} {_short_repr(value)}", field=name
-        )
-    bound = "at least" if inclusive else "greater than"
-    number = float(value)
-    if not math.isfinite(number) or number < least or (number == least and not inclusive):
-        raise InvalidRequestError(f"must be {what} {bound} {least:g}, not {value!r}", field=name)
-
-
-def _require_bool(name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise InvalidRequestError(f"must be True or False, not {_short_repr(value)}", field=name)
-
-
-def _require_timeout(timeout: object) -> None:
-    """A wait's ``timeout``: ``None`` (no limit) or a number of seconds, 0 or more."""
-    if timeout is not None and timeout != math.inf:
-        _require_number("timeout", timeout, least=0.0)
-
-
-def _require_callback(name: str, value: object) -> None:
-    if value is not None and not callable(value):
-        raise InvalidRequestError(f"must be callable, not {type(value).__name__}", field=name)
-
-
-def _short_repr(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:40] + "…"
-
-
-def _require_id(job_id: object) -> str:
-    if not isinstance(job_id, str) or not job_id.strip():
-        raise InvalidRequestError("must be a non-empty string", field="job_id")
-    return job_id

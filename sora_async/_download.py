@@ -24,18 +24,24 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast, get_args
 
 import anyio
 import anyio.to_thread
 import httpx
 
+from ._checks import require_bool, require_id, short_repr
 from ._errors import InvalidRequestError
+from ._models import Job, JobStatus
 from ._transport import Transport
+from .providers import Provider
+from .providers.base import ContentVariant
 
 __all__ = [
     "Downloaded",
     "Target",
     "check_dest",
+    "check_download",
     "existing",
     "fetch",
     "plan_target",
@@ -84,6 +90,33 @@ def safe_filename(job_id: str) -> str:
     if name != job_id:
         name += "~" + hashlib.sha256(job_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     return name
+
+
+def check_download(
+    provider: Provider, job: object, dest: object, variant: object, overwrite: object
+) -> None:
+    """Refuse a bad download before anything is sent (the job's status request too)."""
+    if not isinstance(job, Job):
+        require_id(job)
+    if not isinstance(dest, str | os.PathLike):
+        raise InvalidRequestError(
+            f"must be a folder or file path, not {type(dest).__name__}", field="dest"
+        )
+    require_bool("overwrite", overwrite)
+    variants = get_args(ContentVariant)
+    if variant not in variants:
+        shown = ", ".join(repr(v) for v in variants)
+        raise InvalidRequestError(
+            f"{short_repr(variant)} is not one of {shown}", field="variant", allowed=variants
+        )
+    # The provider says what it can fetch; a stand-in job asks it without a request.
+    stand_in = Job(
+        id=job.id if isinstance(job, Job) else str(job),
+        status=JobStatus.COMPLETED,
+        raw_status="completed",
+        video_url="https://stand-in.invalid/video.mp4",
+    )
+    provider.content_request(stand_in, cast(ContentVariant, variant))
 
 
 def plan_target(dest: str | os.PathLike[str], job_id: str, variant: str) -> Target:
