@@ -120,9 +120,7 @@ class AsyncSoraClient:
                 f"must be an httpx.AsyncClient, not {type(http_client).__name__}",
                 field="http_client",
             )
-        self._api_key = check_api_key(
-            api_key if api_key is not None else os.environ.get("SORA_API_KEY")
-        )
+        self._api_key = check_api_key(api_key or os.environ.get("SORA_API_KEY"))
         self._provider = get_provider(provider, base_url=base_url)
         # The URL as given (an empty one must not silently become the production host),
         # or the provider's own when none was given.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import threading
 import weakref
 from typing import AnyStr
 from urllib.parse import SplitResult, quote, urlsplit
@@ -102,8 +103,9 @@ def redact(data: AnyStr, secret: Secret) -> AnyStr:
     return data
 
 
-#: The keys of the clients alive now, for :class:`_LogGuard`.
+#: The keys of the clients alive now, for :class:`_LogGuard` (which may run in any thread).
 _LIVE: weakref.WeakSet[Secret] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
 #: The loggers that see an answer before the SDK does: httpx logs the status line (a
 #: reason phrase can echo the key), httpcore at DEBUG every response header.
 _GUARDED = ("httpx", "httpcore.http11", "httpcore.http2", "httpcore.connection", "sora_async")
@@ -113,7 +115,8 @@ class _LogGuard(logging.Filter):
     """Takes the key of every live client out of a log record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = list(_LIVE)
+        with _LIVE_LOCK:
+            secrets = list(_LIVE)
         if secrets:
             message = record.getMessage()
             cleaned = message
@@ -129,7 +132,8 @@ _GUARD = _LogGuard()
 
 def guard_logs(secret: Secret) -> None:
     """Keep ``secret`` out of the records of the loggers that see raw answers."""
-    _LIVE.add(secret)
+    with _LIVE_LOCK:
+        _LIVE.add(secret)
     for name in _GUARDED:
         logger = logging.getLogger(name)
         if _GUARD not in logger.filters:
