@@ -8,10 +8,17 @@ Three limits, learned from what the provider says and started from what it publi
   drawing error 2002;
 * the daily quota, by reservation: a submit reserves a slot before it is sent, so concurrent
   submits can never overshoot ``daily_remaining``.
+
+Every pause the server asks for (``X-RateLimit-Reset`` with nothing remaining, openai's
+``x-ratelimit-reset-requests``, ``Retry-After`` on a 429) is capped at ``max_pause``: one
+answer saying "come back in the year 9999" must not freeze the client. A capped pause is
+logged once, at WARNING.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -25,6 +32,8 @@ from ._models import Quota
 from .providers.base import ProviderLimits
 
 __all__ = ["RequestBudget", "next_utc_midnight"]
+
+logger = logging.getLogger("sora_async")
 
 
 def next_utc_midnight(now: datetime | None = None) -> datetime:
@@ -167,8 +176,10 @@ class _DailyQuota:
 class RequestBudget:
     """Admission for every request of one client, and reservations for submits."""
 
-    def __init__(self, limits: ProviderLimits) -> None:
+    def __init__(self, limits: ProviderLimits, *, max_pause: float = 60.0) -> None:
         self._rate = _RateWindow(limits.rate_limit, limits.rate_window)
+        self._max_pause = max_pause
+        self._warned_until = -math.inf
         self._tasks = _TaskGate(limits.concurrent_limit)
         self._daily = _DailyQuota(limits.daily_limit)
         self._seq = 0
@@ -205,14 +216,31 @@ class RequestBudget:
             self._rate.limit = quota.rate_limit
         if quota.rate_remaining is not None and quota.rate_remaining <= 0 and quota.rate_reset:
             wait = (quota.rate_reset - datetime.now(UTC)).total_seconds()
-            self._rate.pause_until(time.monotonic() + max(0.0, wait))
+            self._pause(wait, "its rate-limit reset time")
         if quota.concurrent_limit:
             self._tasks.limit = quota.concurrent_limit
         self._daily.observe(quota, seq)
 
     def back_off(self, seconds: float) -> None:
-        """The server said "too many requests": nobody sends for ``seconds``."""
-        self._rate.pause_until(time.monotonic() + seconds)
+        """The server said "too many requests": nobody sends for ``seconds`` (capped)."""
+        self._pause(seconds, "Retry-After")
+
+    def _pause(self, seconds: float, source: str) -> None:
+        now = time.monotonic()
+        if not seconds > 0:
+            return  # also NaN
+        if seconds > self._max_pause:
+            if now >= self._warned_until:  # once for each capped pause, not per answer
+                logger.warning(
+                    "the server asked to pause every request for %.0f s (%s); pausing %.3g s "
+                    "instead, the cap",
+                    seconds,
+                    source,
+                    self._max_pause,
+                )
+            self._warned_until = now + self._max_pause
+            seconds = self._max_pause
+        self._rate.pause_until(now + seconds)
 
     def daily_exhausted(self, reset_at: datetime | None) -> None:
         self._daily.exhausted(reset_at)

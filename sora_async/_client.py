@@ -7,10 +7,8 @@ import inspect
 import logging
 import math
 import os
-import re
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -22,10 +20,17 @@ import httpx
 
 from ._batch import BatchJournal, BatchRunner, ProgressCallback, PromptSource
 from ._budget import RequestBudget
+from ._checks import (
+    require_callback,
+    require_client_settings,
+    require_id,
+    require_number,
+    require_timeout,
+)
+from ._download import Downloaded, Target, check_download, existing, fetch, plan_target
+from ._download import safe_filename as safe_filename
 from ._errors import (
     APIConnectionError,
-    APIError,
-    APITimeoutError,
     AuthenticationError,
     DailyLimitError,
     InvalidRequestError,
@@ -39,6 +44,15 @@ from ._images import prepare_image
 from ._models import BatchItem, BatchResult, GenerationRequest, Job, Quota, Video
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
+from ._secrets import check_api_key, check_base_url, shown_url
+from ._transport import (
+    DEFAULT_DOWNLOAD_TIMEOUT,
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Answer,
+    Caps,
+    Transport,
+)
 from .providers import Provider, get_provider
 from .providers.base import ContentVariant, ImageData, ProviderLimits, VideoPage
 
@@ -51,28 +65,11 @@ logger = logging.getLogger("sora_async")
 
 UpdateCallback = Callable[[Job], Awaitable[None] | None]
 
-_DOWNLOAD_CHUNK = 1 << 16
-
 
 class _State(enum.Enum):
     UNOPENED = "unopened"
     OPEN = "open"
     CLOSED = "closed"
-
-
-class _Secret:
-    """Holds the API key so that no repr, log line or traceback local shows it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'"
 
 
 class AsyncSoraClient:
@@ -97,35 +94,62 @@ class AsyncSoraClient:
         max_poll_interval: float = 30.0,
         poll_concurrency: int = 8,
         http_client: httpx.AsyncClient | None = None,
+        allow_insecure_http: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     ) -> None:
-        _require_positive(
-            timeout=timeout,
-            max_connections=max_connections,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            poll_concurrency=poll_concurrency,
+        require_client_settings(
+            seconds={
+                "timeout": timeout,
+                "poll_interval": poll_interval,
+                "max_poll_interval": max_poll_interval,
+                "download_timeout": download_timeout,
+            },
+            counts={
+                "max_connections": max_connections,
+                "max_retries": max_retries,
+                "poll_concurrency": poll_concurrency,
+                "max_response_bytes": max_response_bytes,
+                "max_download_bytes": max_download_bytes,
+            },
+            flags={"allow_insecure_http": allow_insecure_http},
         )
-        if max_retries < 0:
-            raise InvalidRequestError("must be 0 or more", field="max_retries")
-        key = api_key or os.environ.get("SORA_API_KEY")
-        if not key or not key.strip():
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise InvalidRequestError(
-                "no API key: pass api_key= or set SORA_API_KEY", field="api_key"
+                f"must be an httpx.AsyncClient, not {type(http_client).__name__}",
+                field="http_client",
             )
-        self._api_key = _Secret(key.strip())
+        self._api_key = check_api_key(api_key or os.environ.get("SORA_API_KEY"))
         self._provider = get_provider(provider, base_url=base_url)
+        # The URL as given (an empty one must not silently become the production host),
+        # or the provider's own when none was given.
+        check_base_url(
+            self._provider.base_url if base_url is None else base_url,
+            allow_insecure_http=allow_insecure_http,
+        )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
-            follow_redirects=True,
+            follow_redirects=False,
         )
-        # Never more requests in flight than the pool has connections: no PoolTimeout.
-        self._connections = anyio.Semaphore(max_connections)
+        self._transport = Transport(
+            http=self._http,
+            provider=self._provider,
+            api_key=self._api_key,
+            max_connections=max_connections,
+            caps=Caps(
+                timeout=timeout,
+                max_response_bytes=max_response_bytes,
+                max_download_bytes=max_download_bytes,
+                download_timeout=download_timeout,
+            ),
+        )
         self._retry = RetryPolicy(max_retries=max_retries)
-        self._budget = RequestBudget(self._provider.limits)
+        self._budget = RequestBudget(self._provider.limits, max_pause=self._retry.max_retry_after)
         self._poll_interval = poll_interval
         self._max_poll_interval = max_poll_interval
         self._poll_concurrency = min(poll_concurrency, max_connections)
@@ -133,7 +157,6 @@ class AsyncSoraClient:
         self._state = _State.UNOPENED
         self._task_group: anyio.abc.TaskGroup | None = None
         self._scheduler = self._new_scheduler()
-        self.requests_sent = 0
         self.simulator: Simulator | None = None
 
     def __repr__(self) -> str:
@@ -201,6 +224,11 @@ class AsyncSoraClient:
     def poll_interval(self) -> float:
         return self._poll_interval
 
+    @property
+    def requests_sent(self) -> int:
+        """How many HTTP requests this client has sent (retries and downloads included)."""
+        return self._transport.requests_sent
+
     def tracked_job(self, job_id: str) -> Job | None:
         """The latest state of a job the scheduler is following, with no request."""
         return self._scheduler.get(job_id)
@@ -243,7 +271,7 @@ class AsyncSoraClient:
 
     async def get_job(self, job_id: str) -> Job:
         """One status request for ``job_id``."""
-        job, _ = await self._poll_status(_require_id(job_id))
+        job, _ = await self._poll_status(require_id(job_id))
         return job
 
     async def wait(
@@ -258,6 +286,8 @@ class AsyncSoraClient:
         Raises :class:`JobFailedError` if it failed and :class:`WaitTimeoutError` after
         ``timeout`` seconds. ``on_update`` (sync or async) is called on every change.
         """
+        require_timeout(timeout)
+        require_callback("on_update", on_update)
         current = job if isinstance(job, Job) else await self.get_job(job)
         if current.is_terminal:
             return _completed_or_raise(current)
@@ -291,6 +321,9 @@ class AsyncSoraClient:
         **params: Any,
     ) -> Job:
         """Submit and wait: the finished job, with its ``video_url``."""
+        # Checked before the submit: a bad wait must not cost a generation and lose its id.
+        require_timeout(timeout)
+        require_callback("on_update", on_update)
         job = await self.submit(prompt, **params)
         return await self.wait(job, timeout=timeout, on_update=on_update)
 
@@ -369,6 +402,8 @@ class AsyncSoraClient:
 
     async def list_videos(self, *, limit: int | None = None) -> list[Video]:
         """The videos this key made, newest first (every page, up to ``limit``)."""
+        if limit is not None:
+            require_number("limit", limit, least=0, whole=True)
         videos: list[Video] = []
         cursor: str | None = None
         while limit is None or len(videos) < limit:
@@ -412,37 +447,61 @@ class AsyncSoraClient:
     async def download(
         self,
         job: Job | str,
-        dest: str | Path = ".",
+        dest: str | os.PathLike[str] = ".",
         *,
         variant: ContentVariant = "video",
         overwrite: bool = False,
     ) -> Path:
-        """Stream a finished job's file to ``dest`` (a folder, or a file path).
+        """Stream a finished job's file to ``dest``: a folder (named from the job id) or a
+        file path. Returns where it is.
 
-        It is written to a temporary file and renamed into place, so a file at the final path
-        is always whole. A file already there with the right size is kept.
+        It is written to a temporary file and moved into place when whole. A file is never
+        replaced without ``overwrite=True``: a file path that exists is refused before any
+        request; a file named from the job id that exists is an earlier download, kept.
+        ``"run.v2/"`` (a trailing separator), an existing folder, or a path with no suffix
+        is a folder.
+
+        >>> path = await client.download(job, "videos/")  # doctest: +SKIP
         """
+        return (await self._download(job, dest, variant=variant, overwrite=overwrite)).path
+
+    async def _download(
+        self,
+        job: Job | str,
+        dest: str | os.PathLike[str],
+        *,
+        variant: ContentVariant,
+        overwrite: bool,
+    ) -> Downloaded:
+        """:meth:`download`, saying whether the file was ``saved`` or ``kept``."""
+        check_download(self._provider, job, dest, variant, overwrite)
+        target = plan_target(dest, job.id if isinstance(job, Job) else job, variant)
+        kept = existing(target, overwrite=overwrite)
+        if kept is not None:
+            return kept
         if not isinstance(job, Job):
             job = await self.get_job(job)
-        request = self._provider.content_request(job, variant)
-        if request.url.scheme not in ("http", "https"):
+        try:
+            request = self._provider.content_request(job, variant)
+        except httpx.InvalidURL:
+            raise InvalidRequestError("is not a valid URL", field="video_url") from None
+        if request.url.scheme not in ("http", "https") or not request.url.host:
             raise InvalidRequestError(
-                f"only http(s) URLs are downloaded, not {request.url.scheme!r}",
+                f"{shown_url(str(request.url))!r} is not an http(s) URL with a host",
                 field="video_url",
             )
-        target = _download_target(Path(dest), job.id, variant)
         return await self._retry.call(lambda: self._download_once(request, target, overwrite))
 
     async def delete_video(self, job_id: str) -> None:
         """Delete a video (openai)."""
-        await self._call(lambda: self._provider.delete_request(_require_id(job_id)))
+        await self._call(lambda: self._provider.delete_request(require_id(job_id)))
 
     async def remix(self, job_id: str, prompt: str) -> Job:
         """Start a new video from a finished one with a new prompt (openai)."""
         make_request(prompt, {})
         async with self._budget.submission(wait_for_task_slot=self._follows_jobs) as ticket:
             payload, response = await self._call(
-                lambda: self._provider.remix_request(_require_id(job_id), prompt), submit=True
+                lambda: self._provider.remix_request(require_id(job_id), prompt), submit=True
             )
             job = self._job_from(payload, response)
             ticket.accepted(job.id, counted_by_server=False)
@@ -490,6 +549,7 @@ class AsyncSoraClient:
             max_poll_interval=30.0 * time_scale if max_poll_interval is None else max_poll_interval,
             poll_concurrency=poll_concurrency,
             http_client=http,
+            allow_insecure_http=True,  # the made-up host never leaves the process
         )
         client._owns_http = True
         client.simulator = simulator
@@ -497,14 +557,20 @@ class AsyncSoraClient:
         return client
 
     def scale_time(self, factor: float) -> None:
-        """Scale published rate windows and retry delays (for a simulator's time scale)."""
+        """Scale published rate windows, retry delays and the cap on the server's pauses
+        (for a simulator's time scale)."""
+        require_number("factor", factor, least=0.0, inclusive=False)
         limits: ProviderLimits = self._provider.limits
-        self._budget = RequestBudget(replace(limits, rate_window=limits.rate_window * factor))
         self._retry = replace(
             self._retry,
             base_delay=self._retry.base_delay * factor,
             max_delay=self._retry.max_delay * factor,
             max_total=self._retry.max_total * max(factor, 0.1),
+            max_retry_after=self._retry.max_retry_after * factor,
+        )
+        self._budget = RequestBudget(
+            replace(limits, rate_window=limits.rate_window * factor),
+            max_pause=self._retry.max_retry_after,
         )
 
     # -- sending ----------------------------------------------------------------------------------
@@ -517,48 +583,25 @@ class AsyncSoraClient:
 
     async def _send(self, request: httpx.Request, *, submit: bool) -> tuple[Any, httpx.Response]:
         self._check_open()
-        request.headers.update(self._provider.auth_headers(self._api_key.reveal()))
         seq = await self._budget.admit()
-        async with self._connections:
-            with self._transport_errors(request, submit=submit):
-                self.requests_sent += 1
-                response = await self._http.send(request)
-        logger.debug("%s %s -> %s", request.method, request.url.path, response.status_code)
-        try:
-            payload = self._provider.unwrap(response)
-        except APIError as error:
-            self._learn(response, error.body, seq, error)
-            raise
-        except ResponseParseError:
-            self._learn(response, None, seq, None)
-            raise
-        self._learn(response, payload, seq, None)
-        return payload, response
+        answer = await self._transport.send(request, submit=submit)
+        self._learn(answer, seq)
+        if answer.error is not None:
+            raise answer.error
+        return answer.payload, answer.response
 
-    @contextmanager
-    def _transport_errors(self, request: httpx.Request, *, submit: bool) -> Iterator[None]:
-        """Map httpx's transport errors onto ours, in one place."""
-        what = f"{request.method} {request.url.path}"
+    def _learn(self, answer: Answer, seq: int) -> None:
+        """What one answer tells about the quota and the pauses the server asks for."""
         try:
-            yield
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # The request never left this machine.
-            raise _connection_error(exc, what, maybe_submitted=False) from exc
-        except httpx.TransportError as exc:
-            raise _connection_error(exc, what, maybe_submitted=submit) from exc
-
-    def _learn(
-        self, response: httpx.Response, body: Any, seq: int | None, error: APIError | None
-    ) -> None:
-        try:
-            quota = self._provider.quota_from(response, body)
+            quota = self._provider.quota_from(answer.response, answer.body)
         except (ValueError, TypeError):
             quota = None  # quota fields are a bonus: a malformed one never fails a call
         self._learn_quota(quota, seq)
+        error = answer.error
         if isinstance(error, DailyLimitError):
             self._budget.daily_exhausted(error.reset_at)
         elif isinstance(error, RateLimitError) and error.retry_after:
-            self._budget.back_off(min(error.retry_after, self._retry.max_retry_after))
+            self._budget.back_off(error.retry_after)
 
     def _learn_quota(self, quota: Quota | None, seq: int | None) -> None:
         if quota is None or quota.is_empty:
@@ -578,26 +621,12 @@ class AsyncSoraClient:
             self._budget.job_finished(job.id)
         return job
 
-    async def _download_once(self, request: httpx.Request, target: Path, overwrite: bool) -> Path:
+    async def _download_once(
+        self, request: httpx.Request, target: Target, overwrite: bool
+    ) -> Downloaded:
         self._check_open()
-        if self._provider.content_needs_auth(request):
-            request.headers.update(self._provider.auth_headers(self._api_key.reveal()))
         await self._budget.admit()
-        async with self._connections:
-            with self._transport_errors(request, submit=False):
-                self.requests_sent += 1
-                response = await self._http.send(request, stream=True)
-                try:
-                    if response.is_error:
-                        await response.aread()
-                        self._provider.unwrap(response)
-                    size = int(response.headers.get("content-length", -1))
-                    if not overwrite and await _has_size(target, size):
-                        return target
-                    await _stream_to(response, target)
-                finally:
-                    await response.aclose()
-        return target
+        return await fetch(self._transport, request, target, overwrite)
 
     @property
     def _follows_jobs(self) -> bool:
@@ -720,70 +749,6 @@ def _completed_or_raise(job: Job) -> Job:
     return job
 
 
-def _connection_error(
-    exc: httpx.TransportError, what: str, *, maybe_submitted: bool
-) -> APIConnectionError:
-    kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
-    reason = type(exc).__name__
-    return kind(f"{what} failed: {reason}: {exc}", maybe_submitted=maybe_submitted)
-
-
 async def _maybe_await(result: Awaitable[None] | None) -> None:
     if inspect.isawaitable(result):
         await result
-
-
-def _require_positive(**values: float) -> None:
-    for name, value in values.items():
-        if not value > 0:
-            raise InvalidRequestError(f"must be greater than 0, not {value!r}", field=name)
-
-
-def _require_id(job_id: str) -> str:
-    if not isinstance(job_id, str) or not job_id.strip():
-        raise InvalidRequestError("must be a non-empty string", field="job_id")
-    return job_id
-
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_SUFFIX = {"video": ".mp4", "thumbnail": ".png", "spritesheet": ".jpg"}
-
-
-def safe_filename(job_id: str) -> str:
-    """A file name from a server-sent id: no separators, no leading dots, bounded length.
-
-    >>> safe_filename("../../etc/passwd")
-    'etc_passwd'
-    """
-    name = _UNSAFE.sub("_", job_id).strip("._")[:120]
-    return name or "video"
-
-
-def _download_target(dest: Path, job_id: str, variant: str) -> Path:
-    suffix = "" if variant == "video" else f".{variant}"
-    name = safe_filename(job_id) + suffix + _SUFFIX.get(variant, ".bin")
-    if dest.is_dir() or str(dest).endswith(("/", os.sep)) or not dest.suffix:
-        return dest / name
-    return dest
-
-
-async def _has_size(path: Path, size: int) -> bool:
-    try:
-        return (await anyio.Path(path).stat()).st_size == size
-    except FileNotFoundError:
-        return False
-
-
-async def _stream_to(response: httpx.Response, target: Path) -> None:
-    await anyio.Path(target.parent).mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    try:
-        async with await anyio.open_file(partial, "wb") as file:
-            async for chunk in response.aiter_bytes(_DOWNLOAD_CHUNK):
-                await file.write(chunk)
-        expected = response.headers.get("content-length")
-        if expected is not None and not await _has_size(partial, int(expected)):
-            raise APIConnectionError(f"download of {target.name} ended early")
-        await anyio.Path(partial).replace(target)
-    finally:
-        await anyio.Path(partial).unlink(missing_ok=True)

@@ -16,14 +16,20 @@
      ├── APIConnectionError           no usable answer (``maybe_submitted``)
      │    └── APITimeoutError
      ├── ResponseParseError           the answer was not what the protocol promises
+     │    └── ResponseTooLargeError   larger than the byte cap (never retried)
      ├── JobFailedError               the job ended ``failed`` (``job``)
      └── WaitTimeoutError             ``wait`` ran out of time (``job``)
 
 Every HTTP status is mapped to its class in one place, :func:`error_for_status`.
+
+An error is something a person reads and a program may store: its message is cut to
+:data:`MESSAGE_LIMIT` characters and a server's ``body`` to about :data:`BODY_LIMIT`, so a
+50 MB error detail cannot become a 50 MB ``str(exc)``, results file or journal row.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,13 +50,20 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "ResponseParseError",
+    "ResponseTooLargeError",
     "ServerError",
     "SoraError",
     "WaitTimeoutError",
+    "bounded_body",
     "error_for_status",
+    "shortened",
 ]
 
 _BODY_EXCERPT = 500
+#: The longest message an error keeps (characters).
+MESSAGE_LIMIT = 2000
+#: About the largest server body an error keeps (characters of its JSON text).
+BODY_LIMIT = 16 * 1024
 
 
 class SoraError(Exception):
@@ -59,6 +72,7 @@ class SoraError(Exception):
     message: str
 
     def __init__(self, message: str) -> None:
+        message = shortened(message, MESSAGE_LIMIT)
         super().__init__(message)
         self.message = message
 
@@ -99,7 +113,7 @@ class APIError(SoraError):
         super().__init__(message)
         self.status_code = status_code
         self.provider_code = provider_code
-        self.body = body
+        self.body = bounded_body(body)
         self.retry_after = retry_after
 
     def __str__(self) -> str:
@@ -150,7 +164,8 @@ class APIConnectionError(SoraError):
 
     def __init__(self, message: str, *, maybe_submitted: bool = False) -> None:
         if maybe_submitted:
-            message += " (the submission may have been accepted; it was not resent)"
+            said = " (the submission may have been accepted; it was not resent)"
+            message = shortened(message, MESSAGE_LIMIT - len(said)) + said
         super().__init__(message)
         self.maybe_submitted = maybe_submitted
 
@@ -165,7 +180,14 @@ class ResponseParseError(SoraError):
     def __init__(self, message: str, *, status_code: int | None = None, body: object = None):
         super().__init__(message)
         self.status_code = status_code
-        self.body = body
+        self.body = bounded_body(body)
+
+
+class ResponseTooLargeError(ResponseParseError):
+    """The answer was larger than ``max_response_bytes`` (or ``max_download_bytes``).
+
+    Not retried: the same server would send the same again.
+    """
 
 
 class _JobError(SoraError):
@@ -180,6 +202,39 @@ class JobFailedError(_JobError):
 
 class WaitTimeoutError(_JobError):
     """``wait`` gave up before the job finished; ``job`` is the last state seen."""
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, saying how much was left out.
+
+    >>> shortened("x" * 100, 50)
+    'xxxxxxxxxxxxxxxxxxxxxxxxx… (75 more characters)'
+    """
+    if len(text) <= limit:
+        return text
+    kept = text[: max(limit // 2, limit - 40)]  # room for the note: at most ``limit`` in all
+    return f"{kept}… ({len(text) - len(kept)} more characters)"
+
+
+def bounded_body(body: object) -> object:
+    """A server's body as an error keeps it: as it came, or the start of its text when large.
+
+    >>> bounded_body({"detail": "busy"})
+    {'detail': 'busy'}
+    >>> len(bounded_body({"detail": "x" * 100_000})) < 20_000
+    True
+    """
+    if body is None or isinstance(body, bool | int | float):
+        return body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        return shortened(body, BODY_LIMIT)
+    try:
+        text = json.dumps(body, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError, RecursionError):
+        return "(a body too deep or too odd to keep)"
+    return body if len(text) <= BODY_LIMIT else shortened(text, BODY_LIMIT)
 
 
 def excerpt(text: str) -> str:

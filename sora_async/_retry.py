@@ -7,6 +7,7 @@ with asyncio only, and this SDK also runs under trio.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -22,11 +23,14 @@ from ._errors import (
     InsufficientCreditsError,
     RateLimitError,
     ResponseParseError,
+    ResponseTooLargeError,
     ServerError,
     SoraError,
 )
 
 __all__ = ["RetryPolicy"]
+
+logger = logging.getLogger("sora_async")
 
 T = TypeVar("T")
 
@@ -60,8 +64,11 @@ class RetryPolicy:
             return True
         if isinstance(error, APIError):
             return error.status_code in _TRANSIENT_STATUS
-        # An HTML page or a cut-off body from a proxy is a passing fault for a read.
-        return isinstance(error, ResponseParseError)
+        # An HTML page or a cut-off body from a proxy is a passing fault for a read; an
+        # answer over the byte cap would only come again.
+        return isinstance(error, ResponseParseError) and not isinstance(
+            error, ResponseTooLargeError
+        )
 
     @staticmethod
     def _submit_retryable(error: SoraError) -> bool:
@@ -87,9 +94,19 @@ class RetryPolicy:
     def delay_for(self, error: SoraError, jittered: float) -> float:
         """The server's hint when it gave one (capped), else the backoff delay."""
         hint = error.retry_after if isinstance(error, APIError) else None
-        if hint is not None and hint > 0:
-            return min(hint, self.max_retry_after)
-        return jittered
+        if hint is None or not hint > 0:
+            return jittered
+        if hint > self.max_retry_after:
+            # A 429's hint pauses the whole budget, which logs it; others are logged here.
+            if not isinstance(error, RateLimitError):
+                logger.warning(
+                    "the server asked to wait %.0f s before trying again; waiting %.3g s "
+                    "instead, the cap",
+                    hint,
+                    self.max_retry_after,
+                )
+            return self.max_retry_after
+        return hint
 
     async def call(
         self,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import math
 import random
 import statistics
@@ -26,6 +27,8 @@ from ._errors import AuthenticationError, NotFoundError, SoraError
 from ._models import Job, JobStatus
 
 __all__ = ["Listener", "PollScheduler"]
+
+logger = logging.getLogger("sora_async")
 
 #: Called with each new state of a job, or with the error that ended its tracking.
 Listener = Callable[[Job, SoraError | None], None]
@@ -140,6 +143,7 @@ class PollScheduler:
         self._next_sweep = -math.inf
         self._quiet_sweeps = 0
         self._random = random.Random()
+        self._hint_capped = False
 
     # -- the waiters' side -------------------------------------------------------------------
 
@@ -230,7 +234,7 @@ class PollScheduler:
             self._poll_failed(entry, error)
         else:
             entry.failures = 0
-            entry.hint = hint
+            entry.hint = self._capped(hint)
             self._update(entry, job)
         finally:
             self._semaphore.release()
@@ -291,6 +295,20 @@ class PollScheduler:
                 entry.in_flight = True
                 await self._semaphore.acquire()
                 group.start_soon(self._poll_one, entry)
+
+    def _capped(self, hint: float | None) -> float | None:
+        """A server's poll hint, at most ``max_poll_interval`` (a capped one logged once)."""
+        if hint is None or not hint <= self._max:
+            if hint is not None and not self._hint_capped:
+                self._hint_capped = True
+                logger.warning(
+                    "the server asked to wait %.0f s before looking at a job again; looking "
+                    "within %.3g s instead (max_poll_interval)",
+                    hint,
+                    self._max,
+                )
+            return None if hint is None else self._max
+        return hint
 
     def _poll_failed(self, entry: _Entry, error: SoraError) -> None:
         entry.failures += 1

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from .._client import AsyncSoraClient
+from .._errors import InvalidRequestError
+from .._secrets import check_base_url
 from ..providers import get_provider
 from ._common import UsageError
 
 __all__ = ["Connection"]
-
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
 @dataclass(frozen=True)
@@ -92,20 +90,10 @@ class Connection:
 
 
 def _check_base_url(url: str, *, allow_insecure: bool) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--base-url must be an http(s) URL with a host, not {url!r}")
-    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
-        raise UsageError(
-            f"--base-url {url} is plain http to another machine: the API key would travel in "
-            "clear text. Use https, or pass --allow-insecure if you really mean it."
-        )
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
+    # The library's own rule, with the CLI's names in the message.
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        check_base_url(
+            url, allow_insecure_http=allow_insecure, field="--base-url", opt_in="--allow-insecure"
+        )
+    except InvalidRequestError as exc:
+        raise UsageError(str(exc)) from None

@@ -36,6 +36,7 @@ __all__ = [
     "parse_duration",
     "parse_retry_after",
     "parse_timestamp",
+    "same_origin",
 ]
 
 WireModel = TypeVar("WireModel", bound=BaseModel)
@@ -163,8 +164,12 @@ class Provider(ABC):
         return httpx.Request("GET", job.video_url)
 
     def content_needs_auth(self, request: httpx.Request) -> bool:
-        """Whether the key may travel with a download: only to this provider's own host."""
-        return request.url.netloc.decode() == httpx.URL(self.base_url).netloc.decode()
+        """Whether the key may travel with a download: only to this provider's own origin.
+
+        The client asks again at every redirect hop, so the key never follows a download
+        to another scheme, host or port.
+        """
+        return same_origin(request.url, httpx.URL(self.base_url))
 
     # -- reading responses ------------------------------------------------------------------
 
@@ -312,6 +317,17 @@ class Provider(ABC):
     def map_status(raw: str, table: Mapping[str, JobStatus]) -> JobStatus:
         # An unknown word means "not finished": keep polling rather than crash.
         return table.get(raw.lower(), JobStatus.PROCESSING)
+
+
+def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    """Whether two URLs share scheme, host and port (a default port counts as given).
+
+    >>> same_origin(httpx.URL("https://a.example/x"), httpx.URL("https://a.example:443/y"))
+    True
+    >>> same_origin(httpx.URL("https://a.example"), httpx.URL("http://a.example"))
+    False
+    """
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
 def _quote_segment(value: str) -> str:

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+import httpx
 
 from sora_async import AsyncSoraClient
+from sora_async.simulator import Simulator
 
 PROVIDERS = ("codefast", "soravideo", "openai")
 FAST = 0.002  # a 60 s video takes 0.12 s
@@ -26,3 +28,17 @@ async def eventually(condition: Callable[[], bool], *, steps: int = 500) -> None
             return
         await anyio.sleep(0.001)
     raise AssertionError("condition never held")
+
+
+def simulated_with_key(provider: str, *, accepted: str, sent: str) -> AsyncSoraClient:
+    """A client sending ``sent`` to an in-process simulator that accepts only ``accepted``."""
+    simulator = Simulator(provider=provider, time_scale=FAST, api_key=accepted)
+    client = AsyncSoraClient(
+        api_key=sent,
+        provider=provider,
+        base_url=simulator.base_url,
+        http_client=httpx.AsyncClient(transport=simulator.transport()),
+        allow_insecure_http=True,
+    )
+    client.simulator = simulator
+    return client

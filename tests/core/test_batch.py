@@ -140,7 +140,7 @@ async def test_leaving_early_cancels_cleanly() -> None:
         async for _item in client.generate_many([f"p{i}" for i in range(20)]):
             break
         await eventually(lambda: client._scheduler.tracked == 0)
-        assert client._connections.value == 32
+        assert client._transport._connections.value == 32
     assert client._task_group is None
 
 
@@ -150,7 +150,7 @@ async def test_cancelling_a_batch_leaks_nothing() -> None:
         with anyio.move_on_after(0.2) as scope:
             await client.generate_batch([f"p{i}" for i in range(10)])
         assert scope.cancelled_caught
-        assert client._connections.value == 32
+        assert client._transport._connections.value == 32
         assert client._scheduler.tracked == 0
 
 

@@ -6,7 +6,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from core_support import PROVIDERS, simulated
+from core_support import PROVIDERS, simulated, simulated_with_key
 
 from sora_async import (
     AsyncSoraClient,
@@ -120,9 +120,7 @@ async def test_quota_from_bodies_and_headers() -> None:
 async def test_check_key() -> None:
     async with simulated("soravideo", api_key="sk-right") as client:
         assert await client.check_key()
-    client = simulated("soravideo", api_key="sk-right")
-    client._api_key = type(client._api_key)("sk-wrong")
-    async with client:
+    async with simulated_with_key("soravideo", accepted="sk-right", sent="sk-wrong") as client:
         assert not await client.check_key()
 
 
@@ -161,12 +159,16 @@ async def test_download_never_escapes_the_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "escaped.mp4").exists()
 
 
-async def test_download_refuses_other_schemes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://x/v.mp4", "http://", "http://[::1", "https://\x00x/"]
+)
+async def test_download_refuses_what_is_not_an_http_url(url: str, tmp_path: Path) -> None:
     async with simulated("codefast") as client:
         job = await client.generate("a forest")
-        bad = job.model_copy(update={"video_url": "file:///etc/passwd"})
-        with pytest.raises(InvalidRequestError, match="http"):
+        bad = job.model_copy(update={"video_url": url})
+        with pytest.raises(InvalidRequestError) as caught:
             await client.download(bad, tmp_path)
+    assert caught.value.field == "video_url"
 
 
 async def test_openai_extras(tmp_path: Path) -> None:

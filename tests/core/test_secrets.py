@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from core_support import simulated_with_key
 
 from sora_async import AsyncSoraClient, AuthenticationError, SoraError
 
@@ -37,11 +38,29 @@ def caught_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 async def test_key_absent_from_a_refused_key_error() -> None:
-    client = AsyncSoraClient.simulated(provider="codefast", api_key="sk-the-right-one")
-    client._api_key = type(client._api_key)(KEY)
-    async with client:
+    async with simulated_with_key("codefast", accepted="sk-the-right-one", sent=KEY) as client:
         with pytest.raises(AuthenticationError) as caught:
             await client.submit("a harbour")
     error = caught.value
     assert error.status_code == 401
     assert KEY not in f"{error} {error!r} {error.body!r}"
+
+
+def test_every_spelling_of_the_key_is_redacted() -> None:
+    from sora_async._secrets import Secret, redact
+
+    key = 'sk-a/b+c"d'
+    secret = Secret(key)
+    text = f'{key} Bearer {key} sk-a%2Fb%2Bc%22d "sk-a\\/b+c\\"d" sk-a/b+c\\"d'
+    assert redact(text, secret) == '*** Bearer *** *** "***" ***'
+    assert redact(text.encode(), secret) == b'*** Bearer *** *** "***" ***'
+
+
+def test_a_huge_message_or_body_is_cut_but_keeps_what_matters() -> None:
+    from sora_async import APIConnectionError, ServerError
+
+    error = APIConnectionError("x" * 10_000_000, maybe_submitted=True)
+    assert len(str(error)) < 2100 and str(error).endswith("it was not resent)")
+    server = ServerError("y" * 10_000_000, status_code=500, body={"detail": "z" * 10_000_000})
+    assert len(str(server)) < 2100 and str(server).endswith("(HTTP 500)")
+    assert isinstance(server.body, str) and len(server.body) < 20_000

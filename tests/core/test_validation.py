@@ -100,3 +100,177 @@ def test_bad_client_options(option: str, value: float) -> None:
 def test_unknown_provider() -> None:
     with pytest.raises(InvalidRequestError, match="codefast"):
         AsyncSoraClient(api_key="k", provider="nope")
+
+
+CANARY = "sk-canary-4d2b"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "sk-a\nb",
+        "sk-a\r\nb",
+        "sk-a\x00b",
+        "sk-a b",
+        "sk-a\tb",
+        "sk-\x7fab",
+        "sk-ключ",
+        "sk-a\u200bb",
+        f"{CANARY}\r\nX-Injected: 1",
+    ],
+)
+def test_a_key_that_cannot_travel_in_a_header_is_refused(key: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        AsyncSoraClient(api_key=key)
+    assert caught.value.field == "api_key"
+    assert key not in f"{caught.value} {caught.value!r}"
+    assert CANARY not in f"{caught.value} {caught.value!r}"
+
+
+def test_surrounding_whitespace_of_a_key_is_dropped() -> None:
+    assert AsyncSoraClient(api_key="  sk-ok\n")._api_key.reveal() == "sk-ok"
+
+
+@pytest.mark.parametrize("key", [b"sk-bytes", 12345])
+def test_a_key_that_is_not_a_string_is_refused(key: object) -> None:
+    with pytest.raises(InvalidRequestError, match="api_key"):
+        AsyncSoraClient(api_key=key)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com",
+        "file:///etc/passwd",
+        "",
+        "   ",
+        "http://[::1",
+        "https://",
+        "example.com/api",
+        "http://127.0.0.1:99999",
+        " https://api.example.com",
+        "https://api.exa mple.com",
+        "http://10.0.0.7:8000",
+        "http://sora.example.com",
+    ],
+)
+def test_unsafe_or_broken_base_urls_are_refused(url: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        AsyncSoraClient(api_key="k", base_url=url)
+    assert caught.value.field == "base_url"
+
+
+def test_a_base_url_with_a_password_is_refused_without_showing_it() -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        AsyncSoraClient(api_key="k", base_url="https://user:hunter2@relay.example.com")
+    assert "hunter2" not in f"{caught.value} {caught.value!r}"
+    assert "password" in str(caught.value)
+
+
+def test_plain_http_to_another_machine_needs_the_opt_in() -> None:
+    with pytest.raises(InvalidRequestError, match="allow_insecure_http=True"):
+        AsyncSoraClient(api_key="k", base_url="http://10.0.0.7:8000")
+    client = AsyncSoraClient(api_key="k", base_url="http://10.0.0.7:8000", allow_insecure_http=True)
+    assert client.provider.base_url == "http://10.0.0.7:8000"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://relay.example.com/v1",
+        "http://127.0.0.1:8000",
+        "http://127.0.0.2:8000",
+        "http://localhost:8000/api",
+        "http://[::1]:8000",
+    ],
+)
+def test_safe_base_urls_are_accepted(url: str) -> None:
+    client = AsyncSoraClient(api_key="k", provider="openai", base_url=url)
+    assert client.provider.base_url == url.rstrip("/")
+
+
+def test_an_unsafe_base_url_of_a_provider_instance_is_refused() -> None:
+    from sora_async.providers import CodefastProvider
+
+    with pytest.raises(InvalidRequestError, match="clear text"):
+        AsyncSoraClient(api_key="k", provider=CodefastProvider(base_url="http://10.1.2.3"))
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("timeout", "30"),
+        ("timeout", float("nan")),
+        ("timeout", float("inf")),
+        ("timeout", True),
+        ("timeout", None),
+        ("max_connections", 2.5),
+        ("max_connections", True),
+        ("max_connections", "8"),
+        ("max_retries", None),
+        ("max_retries", 1.5),
+        ("poll_interval", float("nan")),
+        ("max_poll_interval", "30"),
+        ("poll_concurrency", 0),
+        ("poll_concurrency", 2.0),
+        ("allow_insecure_http", "yes"),
+        ("http_client", "http://127.0.0.1"),
+    ],
+)
+def test_client_options_of_the_wrong_kind(option: str, value: object) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        AsyncSoraClient(api_key="k", **{option: value})  # type: ignore[arg-type]
+    assert caught.value.field == option
+
+
+@pytest.mark.parametrize("timeout", [-1, float("nan"), "30", True])
+async def test_generate_checks_its_timeout_before_submitting(timeout: object) -> None:
+    async with simulated("codefast") as client:
+        with pytest.raises(InvalidRequestError, match="timeout"):
+            await client.generate("a fox", timeout=timeout)  # type: ignore[arg-type]
+        with pytest.raises(InvalidRequestError, match="timeout"):
+            await client.wait("some-job", timeout=timeout)  # type: ignore[arg-type]
+        assert client.simulator is not None
+        assert client.simulator.counters.total == 0
+
+
+async def test_generate_checks_its_callback_before_submitting() -> None:
+    async with simulated("codefast") as client:
+        with pytest.raises(InvalidRequestError, match="on_update"):
+            await client.generate("a fox", on_update="print")  # type: ignore[arg-type]
+        assert client.simulator is not None
+        assert client.simulator.counters.total == 0
+
+
+@pytest.mark.parametrize("limit", ["5", -1, 2.5, True])
+async def test_list_videos_checks_its_limit(limit: object) -> None:
+    async with simulated("openai") as client:
+        with pytest.raises(InvalidRequestError, match="limit"):
+            await client.list_videos(limit=limit)  # type: ignore[arg-type]
+        assert client.simulator is not None
+        assert client.simulator.counters.total == 0
+
+
+@pytest.mark.parametrize(
+    ("provider", "options", "field"),
+    [
+        ("openai", {"variant": "bogus"}, "variant"),
+        ("codefast", {"variant": "thumbnail"}, None),
+        ("openai", {"dest": 123}, "dest"),
+        ("openai", {"overwrite": "no"}, "overwrite"),
+        ("openai", {"job": ""}, "job_id"),
+        ("openai", {"job": None}, "job_id"),
+    ],
+)
+async def test_download_checks_its_options_before_any_request(
+    provider: str, options: dict[str, Any], field: str | None, tmp_path: Path
+) -> None:
+    options = {"dest": tmp_path, **options}
+    job = options.pop("job", "video_123")
+    async with simulated(provider) as client:
+        with pytest.raises(InvalidRequestError) as caught:
+            await client.download(job, **options)
+        assert client.simulator is not None
+        assert client.simulator.counters.total == 0
+    assert caught.value.field == field
+    assert list(tmp_path.iterdir()) == []

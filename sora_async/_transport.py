@@ -1,0 +1,354 @@
+"""The one send seam: every request of a client goes out, and its answer comes back, here.
+
+The transport adds the credentials, holds the connection semaphore, sends, reads the answer
+and maps httpx's failures onto the :class:`SoraError` tree in one place. What the answer
+means (quota, pauses, jobs) is the client's business: :meth:`Transport.send` hands back an
+:class:`Answer`, a payload or the typed error the answer carries, and raises only what it
+refuses itself (a redirect, an answer too large or too slow, no connection).
+
+Redirects: an API call never follows one (a redirected submit or status call would carry
+the key and the prompt elsewhere); the 3xx is an :class:`APIError` naming where it
+pointed. A download follows a few hops itself, with the key only while the URL stays on the
+provider's origin, and never from https down to http.
+
+Caps: every answer is read in bounded bytes (decoded bytes counted, so a gzip bomb stops
+early) and every request in bounded time (httpx's timeouts are per read: a server dripping
+a byte a second would never trip them). See :class:`Caps`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import anyio
+import httpx
+
+from ._bodies import BodyReader
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    ResponseParseError,
+    error_for_status,
+    shortened,
+)
+from ._secrets import Secret, guard_logs, redact, shown_url
+from .providers import Provider
+
+__all__ = ["Answer", "Caps", "Transport"]
+
+logger = logging.getLogger("sora_async")
+
+_T = TypeVar("_T")
+
+#: Redirect hops a download follows (a CDN usually needs one).
+MAX_DOWNLOAD_HOPS = 5
+#: The byte cap of one API answer, decoded (``max_response_bytes``).
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: The byte cap of one download (``max_download_bytes``).
+DEFAULT_MAX_DOWNLOAD_BYTES = 4 * 1024**3
+#: Seconds one download may take in all (``download_timeout``).
+DEFAULT_DOWNLOAD_TIMEOUT = 1800.0
+#: The slowest pace (bytes a second) a download, or a request body, is waited for.
+MIN_RATE = 32 * 1024
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer, read: its decoded payload, or the typed error it carries."""
+
+    response: httpx.Response
+    payload: Any = None
+    error: APIError | ResponseParseError | None = None
+
+    @property
+    def body(self) -> Any:
+        """What the quota fields are read from: the payload, or an error's body."""
+        return self.error.body if isinstance(self.error, APIError) else self.payload
+
+
+@dataclass(frozen=True, kw_only=True)
+class Caps:
+    """How far one answer may go, in bytes and seconds.
+
+    ``timeout`` is the total time of one API call (connect, send, wait, read), stretched
+    for a large request body at :data:`MIN_RATE`. A download must bring
+    ``MIN_RATE * timeout`` bytes in every ``timeout`` seconds, and end within
+    ``download_timeout``.
+    """
+
+    timeout: float = 30.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
+    download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT
+
+    def deadline(self, request: httpx.Request) -> float:
+        body = request.headers.get("content-length", "")
+        return self.timeout + (int(body) / MIN_RATE if body.isdigit() else 0.0)
+
+
+class Transport:
+    """Send requests for one client: credentials, redirects, caps and error mapping."""
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        provider: Provider,
+        api_key: Secret,
+        max_connections: int,
+        caps: Caps,
+    ) -> None:
+        self._http = http
+        self._provider = provider
+        self._key = api_key
+        self._caps = caps
+        # Never more requests in flight than the pool has connections: no PoolTimeout.
+        self._connections = anyio.Semaphore(max_connections)
+        self.requests_sent = 0
+        guard_logs(api_key)
+
+    async def send(self, request: httpx.Request, *, submit: bool) -> Answer:
+        """Send one API call and read its answer, within the byte cap and the deadline."""
+        request.headers.update(self._provider.auth_headers(self._key.reveal()))
+        what = f"{request.method} {request.url.path}"
+        deadline = self._caps.deadline(request)
+        async with self._connections:
+            with (
+                anyio.move_on_after(deadline) as scope,
+                self._transport_errors(what, submit=submit) as failure,
+            ):
+                self.requests_sent += 1
+                response = await self._send(request)
+                try:
+                    logger.debug("%s -> %s", what, response.status_code)
+                    if 300 <= response.status_code < 400:
+                        raise _redirect_refused(request, response)
+                    content = await self._read(response, what)
+                finally:
+                    await response.aclose()
+        failure.raise_it()
+        if scope.cancelled_caught:
+            raise APITimeoutError(
+                f"{what} got no whole answer within {deadline:g} s (timeout)",
+                maybe_submitted=submit,
+            )
+        return self._answer(response, content)
+
+    async def download(
+        self, request: httpx.Request, write: Callable[[bytes], Awaitable[object]]
+    ) -> int:
+        """Stream a download into ``write``; returns the (decoded) bytes written.
+
+        It follows redirects (see :meth:`_follow`), stops past ``max_download_bytes``,
+        and is cut off when it brings less than ``MIN_RATE * timeout`` bytes in any
+        ``timeout`` seconds, or runs past ``download_timeout``.
+        """
+        caps = self._caps
+        window, floor = caps.timeout, int(MIN_RATE * caps.timeout)
+        shown = shown_url(str(request.url))
+        what = f"the download of {shown}"
+        async with self._connections:
+            with (
+                anyio.move_on_after(caps.download_timeout) as whole,
+                anyio.CancelScope(deadline=anyio.current_time() + window) as pace,
+                self._transport_errors(what, submit=False) as failure,
+            ):
+                response = await self._follow(request)
+                try:
+                    if response.is_error:
+                        answer = self._answer(response, await self._read(response, what))
+                        assert answer.error is not None
+                        raise answer.error
+                    body = BodyReader(
+                        response,
+                        limit=caps.max_download_bytes,
+                        what=what,
+                        setting="max_download_bytes",
+                    )
+                    progress = 0
+                    async for chunk in body.chunks():
+                        await write(chunk)
+                        if body.received - progress >= floor:
+                            progress = body.received
+                            pace.deadline = anyio.current_time() + window
+                finally:
+                    await response.aclose()
+                if body.declared is not None and body.received != body.declared:
+                    raise APIConnectionError(
+                        f"{what} ended early: {body.received} of {body.declared} bytes"
+                    )
+        failure.raise_it()
+        if whole.cancelled_caught:
+            raise APITimeoutError(f"{what} took longer than {caps.download_timeout:g} s")
+        if pace.cancelled_caught:
+            raise APITimeoutError(
+                f"{what} brought less than {floor} bytes in {window:g} s: too slow, stopped"
+            )
+        return body.size
+
+    async def _read(self, response: httpx.Response, what: str) -> bytes:
+        limit = self._caps.max_response_bytes
+        reader = BodyReader(response, limit=limit, what=what, setting="max_response_bytes")
+        return await reader.read()
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send, redirects off, and take the key out of the answer's head as it arrives."""
+        # Per request, so that a user's client with follow_redirects=True cannot turn
+        # following back on.
+        response = await self._http.send(request, stream=True, follow_redirects=False)
+        response.headers = httpx.Headers(
+            [(name, redact(value, self._key)) for name, value in response.headers.raw]
+        )
+        reason = response.extensions.get("reason_phrase")
+        if isinstance(reason, bytes):
+            response.extensions["reason_phrase"] = redact(reason, self._key)
+        return response
+
+    def _answer(self, streamed: httpx.Response, content: bytes) -> Answer:
+        """The provider's reading of a whole answer, with the key taken out of it."""
+        headers = streamed.headers.copy()
+        # The body is decoded already: httpx must not try to decode it again.
+        for name in ("content-encoding", "content-length", "transfer-encoding"):
+            headers.pop(name, None)
+        response = httpx.Response(
+            streamed.status_code,
+            headers=headers,
+            content=redact(content, self._key),
+            request=streamed.request,
+            extensions=streamed.extensions,
+        )
+        try:
+            payload = self._provider.unwrap(response)
+        except (APIError, ResponseParseError) as error:
+            return Answer(response, error=self._escaped(error, response))
+        except Exception as exc:  # whatever a hostile answer trips in a provider, it is typed
+            what = f"{response.request.method} {response.request.url.path}"
+            unreadable = ResponseParseError(
+                f"{what}: the answer could not be read ({type(exc).__name__})",
+                status_code=response.status_code,
+            )
+            return Answer(response, error=unreadable)
+        return Answer(response, payload=self._escaped(payload, response))
+
+    def _escaped(self, value: _T, response: httpx.Response) -> _T:
+        r"""``value`` without the key a JSON escape hid from :meth:`_answer` (``\u0073k-…``)."""
+        if b"\\" not in response.content:
+            return value  # no escape in the answer: the bytes were redacted already
+        if isinstance(value, APIError | ResponseParseError):
+            value.message = redact(value.message, self._key)
+            value.args = (value.message,)
+            value.body = self._escaped(value.body, response)
+            return value
+        try:
+            text = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError):
+            return value
+        cleaned = redact(text, self._key)
+        return value if cleaned == text else cast(_T, json.loads(cleaned))
+
+    @contextmanager
+    def _transport_errors(self, what: str, *, submit: bool) -> Iterator[_Failure]:
+        """Map httpx's transport errors onto ours, in one place.
+
+        The mapped error is held, not raised here: raised later, outside any ``except``, it
+        carries no chained httpx exception, whose ``request`` would show the key's header.
+        """
+        failure = _Failure()
+        try:
+            yield failure
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # The request never left this machine.
+            failure.error = self._connection_error(exc, what, maybe_submitted=False)
+        except httpx.TransportError as exc:
+            failure.error = self._connection_error(exc, what, maybe_submitted=submit)
+
+    def _connection_error(
+        self, exc: httpx.TransportError, what: str, *, maybe_submitted: bool
+    ) -> APIConnectionError:
+        kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+        # h11's text may quote what the server sent: the key, or megabytes of it.
+        reason = shortened(redact(str(exc), self._key), 300)
+        return kind(
+            f"{what} failed: {type(exc).__name__}: {reason}", maybe_submitted=maybe_submitted
+        )
+
+    async def _follow(self, request: httpx.Request) -> httpx.Response:
+        """Send a download, following its redirects; the key goes to the provider's origin only.
+
+        Once a hop has left that origin the key is not sent again, even to a hop back: the
+        way back was chosen by a server that must not steer where the key goes.
+        """
+        trusted = True
+        for hop in range(MAX_DOWNLOAD_HOPS + 1):
+            trusted = trusted and self._provider.content_needs_auth(request)
+            if trusted:
+                request.headers.update(self._provider.auth_headers(self._key.reveal()))
+            self.requests_sent += 1
+            response = await self._send(request)
+            if not 300 <= response.status_code < 400:
+                return response
+            await response.aclose()
+            if hop == MAX_DOWNLOAD_HOPS:
+                break
+            # A new request for each hop: nothing of the last one (the key least of all)
+            # is carried over unless the provider's origin asks for it again.
+            request = httpx.Request("GET", _next_hop(request, response))
+        raise error_for_status(
+            response.status_code,
+            f"the download of {shown_url(str(request.url))} was redirected more than "
+            f"{MAX_DOWNLOAD_HOPS} times",
+        )
+
+
+def _next_hop(request: httpx.Request, response: httpx.Response) -> httpx.URL:
+    """Where a download's redirect points, if it may be followed."""
+    location = response.headers.get("location")
+    url = None
+    if location:
+        try:
+            url = request.url.join(location)
+        except httpx.InvalidURL:
+            url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise error_for_status(
+            response.status_code,
+            f"the download of {shown_url(str(request.url))} was redirected to "
+            f"{'nowhere' if url is None else shown_url(str(url))}: not an http(s) URL",
+        )
+    if request.url.scheme == "https" and url.scheme == "http":
+        raise error_for_status(
+            response.status_code,
+            f"the download of {shown_url(str(request.url))} was redirected from https to "
+            f"plain http ({shown_url(str(url))}): refused",
+        )
+    return url
+
+
+def _redirect_refused(request: httpx.Request, response: httpx.Response) -> APIError:
+    location = response.headers.get("location")
+    try:
+        target = shown_url(str(request.url.join(location))) if location else "nowhere"
+    except httpx.InvalidURL:
+        target = "an invalid URL"
+    return error_for_status(
+        response.status_code,
+        f"{request.method} {request.url.path} was redirected to {target}: API calls do not "
+        "follow redirects, so the key and the request go to the configured base URL only "
+        "(check base_url)",
+    )
+
+
+class _Failure:
+    """An httpx failure, mapped, waiting to be raised where nothing chains to it."""
+
+    error: APIConnectionError | None = None
+
+    def raise_it(self) -> None:
+        if self.error is not None:
+            raise self.error
