@@ -480,4 +480,4 @@ def simulate_(ctx: typer.Context) -> None:
     """Serve the simulator on 127.0.0.1 (the options of python -m sora_async.simulator)."""
     from ..simulator.__main__ import main as serve
 
-    serve(ctx.args)
+    serve(ctx.args, prog="sora-async simulate")
