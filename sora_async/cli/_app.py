@@ -324,7 +324,8 @@ def generate(
     params = _params(aspect_ratio=aspect_ratio, model=model, duration=duration, quality=quality)
 
     async def go(client: AsyncSoraClient) -> int:
-        job = await client.submit(prompt, **params)
+        async with conn.first_contact():
+            job = await client.submit(prompt, **params)
         typer.echo(f"submitted job {job.id}: {_job_state(job)}")
         seen = [_job_state(job)]
 
@@ -357,7 +358,10 @@ def _job_state(job: Job) -> str:
 
 
 def _with_client(conn: Connection, go: Callable[[AsyncSoraClient], Awaitable[int]]) -> int:
-    """Check the options, then run ``go`` with an open client; returns its exit code."""
+    """Check the options, then run ``go`` with an open client; returns its exit code.
+
+    ``go`` wraps its first request in ``conn.first_contact()``.
+    """
     conn.check()
     if conn.simulate:
         typer.echo(conn.banner, err=True)
@@ -379,7 +383,8 @@ def status(
     """Show one job's status."""
 
     async def go(client: AsyncSoraClient) -> int:
-        job = await client.get_job(job_id)
+        async with conn.first_contact():
+            job = await client.get_job(job_id)
         if as_json:
             typer.echo(job.model_dump_json(indent=2, exclude_none=True))
         else:
@@ -400,7 +405,8 @@ def list_(
     """List the videos this key made, newest first."""
 
     async def go(client: AsyncSoraClient) -> int:
-        videos = await client.list_videos(limit=limit)
+        async with conn.first_contact():
+            videos = await client.list_videos(limit=limit)
         if as_json:
             typer.echo(json.dumps([video.model_dump(mode="json") for video in videos], indent=2))
             return EXIT_OK
@@ -424,12 +430,13 @@ def quota(
     """Show what is left of this key's quota."""
 
     async def go(client: AsyncSoraClient) -> int:
-        if client.provider.quota_request() is not None:
-            known = await client.get_quota()
-        else:
-            # No quota call (openai): the quota rides on the list answer's headers.
-            await client.list_videos(limit=1)
-            known = client.quota
+        async with conn.first_contact():
+            if client.provider.quota_request() is not None:
+                known = await client.get_quota()
+            else:
+                # No quota call (openai): the quota rides on the list answer's headers.
+                await client.list_videos(limit=1)
+                known = client.quota
         if as_json:
             typer.echo(known.model_dump_json(indent=2, exclude_none=True))
         else:
@@ -455,8 +462,10 @@ def download_(
     """Save a finished job's video (streamed; a whole file already there is kept)."""
 
     async def go(client: AsyncSoraClient) -> int:
+        async with conn.first_contact():
+            job = await client.get_job(job_id)
         with _activity(f"downloading {job_id}"):
-            path = await client.download(job_id, dest, variant=variant.value, overwrite=overwrite)
+            path = await client.download(job, dest, variant=variant.value, overwrite=overwrite)
         typer.echo(f"saved: {path} ({path.stat().st_size} bytes)")
         return EXIT_OK
 

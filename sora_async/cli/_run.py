@@ -103,7 +103,7 @@ def run_batch(
             download_dir=options.download,
             downloads_at_once=options.downloads,
         )
-        summary = anyio.run(run.run, source.requests(), conn.banner)
+        summary = anyio.run(run.run, source.requests(), conn)
     display.summary(summary)  # once the results and the journal are closed
     return summary
 
@@ -122,11 +122,13 @@ class BatchRun:
     download_dir: Path | None = None
     downloads_at_once: int = 4
 
-    async def run(self, prompts: Iterable[GenerationRequest], banner: str) -> Summary:
-        self.display.start(banner)
+    async def run(self, prompts: Iterable[GenerationRequest], conn: Connection) -> Summary:
+        self.display.start(conn.banner)
         try:
             async with self.client:
-                if not await self.client.check_key():
+                async with conn.first_contact():
+                    key_accepted = await self.client.check_key()
+                if not key_accepted:
                     raise UsageError("the API key was refused by the provider")
                 await self._batch(prompts)
                 self.summary.requests_sent = self.client.requests_sent
