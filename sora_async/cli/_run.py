@@ -20,6 +20,7 @@ from ._connect import Connection
 from ._display import Display, Summary
 from ._inputs import InputFormat, PromptFile, detect_format, open_prompts
 from ._outputs import ResultWriter, result_record
+from ._paths import check_folder
 
 __all__ = ["BatchOptions", "BatchRun", "run_batch"]
 
@@ -87,10 +88,13 @@ def run_batch(
         display = make_display(total)
         journal_path = options.journal_path(simulate=conn.simulate)
         journal = stack.enter_context(Journal(journal_path or ":memory:", target=conn.target))
+        writer = stack.enter_context(ResultWriter(options.out, options.csv))
+        if options.download is not None:
+            check_folder(options.download, option="--download")
         run = BatchRun(
             client=conn.client(),
             journal=journal,
-            writer=stack.enter_context(ResultWriter(options.out, options.csv)),
+            writer=writer,
             display=display,
             summary=Summary(
                 total=total,
