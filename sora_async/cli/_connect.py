@@ -99,8 +99,14 @@ class Connection:
     async def _probe(self) -> None:
         if getproxies():  # httpx would connect to the proxy, not to the service
             return
-        url = httpx.URL(self.url)
+        # A URL the client could not use either is told here, not as a traceback.
+        try:
+            url = httpx.URL(self.url)
+        except httpx.InvalidURL as exc:
+            raise self._unreachable(str(exc)) from None
         port = url.port or (443 if url.scheme == "https" else 80)
+        if not 0 < port < 65536:
+            raise self._unreachable(f"port {port} is not 1-65535")
         try:
             with anyio.fail_after(_PROBE_SECONDS):
                 stream = await anyio.connect_tcp(url.host, port)

@@ -77,3 +77,13 @@ async def test_first_contact_tells_a_request_that_never_got_through(maybe_submit
             "could not reach the service at the embedded codefast simulator: "
             "POST /generate failed: boom"
         )
+
+
+@pytest.mark.parametrize(
+    ("port", "reason"), [("99999", "port 99999 is not 1-65535"), ("abc", "Invalid port: 'abc'")]
+)
+def test_a_base_url_with_a_bad_port_is_one_line(invoke: Invoke, port: str, reason: str) -> None:
+    url = f"http://127.0.0.1:{port}"
+    result = invoke("quota", "--base-url", url, "--api-key", KEY)
+    assert result.exit_code == 2, result.output
+    assert one_line_error(result.stderr) == f"error: could not reach the service at {url}: {reason}"
