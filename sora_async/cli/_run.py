@@ -86,11 +86,11 @@ def run_batch(
         )
         total = source.check(skip_invalid=options.skip_invalid, warn=warn)
         display = make_display(total)
-        journal_path = options.journal_path(simulate=conn.simulate)
-        journal = stack.enter_context(Journal(journal_path or ":memory:", target=conn.target))
         writer = stack.enter_context(ResultWriter(options.out, options.csv))
         if options.download is not None:
             check_folder(options.download, option="--download")
+        journal_path = options.journal_path(simulate=conn.simulate)
+        journal = stack.enter_context(Journal(journal_path or ":memory:", target=conn.target))
         run = BatchRun(
             client=conn.client(),
             journal=journal,

@@ -128,6 +128,7 @@ def test_an_unwritable_destination_is_refused_before_any_request(
     assert one_line_error(result.stderr).startswith(f"error: {option} {dest}: ")
     assert sim.counters.requests == {}  # nothing sent, nothing spent
     assert (tmp_path / "notes.txt").read_text() == "my notes\n"
+    assert not list(tmp_path.glob("*.sqlite"))  # a refused batch starts no journal
 
 
 def test_batch_refuses_a_file_for_its_folder(invoke: Invoke, serve: Serve, tmp_path: Path) -> None:
