@@ -166,8 +166,9 @@ def check_base_url(
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - reading it checks the port (a ValueError when invalid)
-    except ValueError:
-        raise InvalidRequestError("is not a valid URL", field=field) from None
+    except ValueError as exc:
+        # urllib's reason ("Port out of range 0-65535", "Invalid IPv6 URL") names no secret.
+        raise InvalidRequestError(f"is not a valid URL: {exc}", field=field) from None
     if parts.username is not None or parts.password is not None:
         raise InvalidRequestError(
             "must not carry a user name or password (they would be sent in place of the "

@@ -23,6 +23,7 @@ from .._models import Job, JobStatus
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from ._connect import Connection
 from ._display import Display, LiveDisplay, PlainDisplay, quota_text
+from ._paths import check_download
 from ._run import BatchOptions, run_batch
 
 __all__ = ["app"]
@@ -112,6 +113,9 @@ InsecureOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+OverwriteOpt = Annotated[
+    bool, typer.Option("--overwrite", help="Replace a file that is already there.")
+]
 
 _PARAMS = "Generation parameters"
 AspectOpt = Annotated[str | None, typer.Option(help="e.g. 16:9 or 9:16.", rich_help_panel=_PARAMS)]
@@ -212,7 +216,7 @@ def _exit_code(error: BaseException) -> int | None:
         return EXIT_INTERRUPTED
     if isinstance(error, UsageError | JournalError | InvalidRequestError | AuthenticationError):
         return EXIT_USAGE
-    if isinstance(error, SoraError):
+    if isinstance(error, SoraError | OSError):  # OSError: a file the run could not write
         return EXIT_FAILED
     return None
 
@@ -220,6 +224,8 @@ def _exit_code(error: BaseException) -> int | None:
 def _message(error: BaseException) -> str:
     if isinstance(error, AuthenticationError):
         return f"the API key was refused: {error}"
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
     return str(error)
 
 
@@ -313,8 +319,13 @@ def generate(
     conn: Connection,
     prompt: Annotated[str, typer.Argument(help="What to generate.", show_default=False)],
     download: Annotated[
-        Path | None, typer.Option(help="Save the video into this folder.", show_default=False)
+        str | None,
+        typer.Option(
+            help="Save the video into this folder, or as this file (e.g. clip.mp4).",
+            show_default=False,
+        ),
     ] = None,
+    overwrite: OverwriteOpt = False,
     aspect_ratio: AspectOpt = None,
     model: ModelOpt = None,
     duration: DurationOpt = None,
@@ -324,7 +335,8 @@ def generate(
     params = _params(aspect_ratio=aspect_ratio, model=model, duration=duration, quality=quality)
 
     async def go(client: AsyncSoraClient) -> int:
-        job = await client.submit(prompt, **params)
+        async with conn.first_contact():
+            job = await client.submit(prompt, **params)
         typer.echo(f"submitted job {job.id}: {_job_state(job)}")
         seen = [_job_state(job)]
 
@@ -340,10 +352,15 @@ def generate(
             return EXIT_FAILED
         typer.echo(f"completed: {job.video_url}")
         if download is not None:
-            typer.echo(f"saved: {await client.download(job, download)}")
+            path = await client.download(job, Path(download), overwrite=overwrite)
+            typer.echo(f"saved: {path}")
         return EXIT_OK
 
-    _run(lambda: _with_client(conn, go))
+    def check() -> None:
+        if download is not None:
+            check_download(download, option="--download", overwrite=overwrite)
+
+    _run(lambda: _with_client(conn, go, check=check))
 
 
 def _job_state(job: Job) -> str:
@@ -356,9 +373,19 @@ def _job_state(job: Job) -> str:
     return job.status.value
 
 
-def _with_client(conn: Connection, go: Callable[[AsyncSoraClient], Awaitable[int]]) -> int:
-    """Check the options, then run ``go`` with an open client; returns its exit code."""
+def _with_client(
+    conn: Connection,
+    go: Callable[[AsyncSoraClient], Awaitable[int]],
+    *,
+    check: Callable[[], None] | None = None,
+) -> int:
+    """Check the options (and ``check``: where files go), then run ``go`` with an open client.
+
+    Returns ``go``'s exit code. ``go`` wraps its first request in ``conn.first_contact()``.
+    """
     conn.check()
+    if check is not None:
+        check()
     if conn.simulate:
         typer.echo(conn.banner, err=True)
 
@@ -379,7 +406,8 @@ def status(
     """Show one job's status."""
 
     async def go(client: AsyncSoraClient) -> int:
-        job = await client.get_job(job_id)
+        async with conn.first_contact():
+            job = await client.get_job(job_id)
         if as_json:
             typer.echo(job.model_dump_json(indent=2, exclude_none=True))
         else:
@@ -400,7 +428,8 @@ def list_(
     """List the videos this key made, newest first."""
 
     async def go(client: AsyncSoraClient) -> int:
-        videos = await client.list_videos(limit=limit)
+        async with conn.first_contact():
+            videos = await client.list_videos(limit=limit)
         if as_json:
             typer.echo(json.dumps([video.model_dump(mode="json") for video in videos], indent=2))
             return EXIT_OK
@@ -424,12 +453,13 @@ def quota(
     """Show what is left of this key's quota."""
 
     async def go(client: AsyncSoraClient) -> int:
-        if client.provider.quota_request() is not None:
-            known = await client.get_quota()
-        else:
-            # No quota call (openai): the quota rides on the list answer's headers.
-            await client.list_videos(limit=1)
-            known = client.quota
+        async with conn.first_contact():
+            if client.provider.quota_request() is not None:
+                known = await client.get_quota()
+            else:
+                # No quota call (openai): the quota rides on the list answer's headers.
+                await client.list_videos(limit=1)
+                known = client.quota
         if as_json:
             typer.echo(known.model_dump_json(indent=2, exclude_none=True))
         else:
@@ -446,21 +476,26 @@ def quota(
 def download_(
     conn: Connection,
     job_id: Annotated[str, typer.Argument(help="The finished job's id.", show_default=False)],
-    dest: Annotated[Path, typer.Option(help="A folder, or a file path.")] = Path("."),
+    dest: Annotated[str, typer.Option(help="A folder, or a file path (e.g. clip.mp4).")] = ".",
     variant: Annotated[Variant, typer.Option(help="Which file.")] = Variant.video,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace a file that is already there.")
-    ] = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
-    """Save a finished job's video (streamed; a whole file already there is kept)."""
+    """Save a finished job's video (streamed; replaces a file only with --overwrite)."""
 
     async def go(client: AsyncSoraClient) -> int:
+        async with conn.first_contact():
+            job = await client.get_job(job_id)
         with _activity(f"downloading {job_id}"):
-            path = await client.download(job_id, dest, variant=variant.value, overwrite=overwrite)
+            path = await client.download(
+                job, Path(dest), variant=variant.value, overwrite=overwrite
+            )
         typer.echo(f"saved: {path} ({path.stat().st_size} bytes)")
         return EXIT_OK
 
-    _run(lambda: _with_client(conn, go))
+    def check() -> None:
+        check_download(dest, option="--dest", overwrite=overwrite)
+
+    _run(lambda: _with_client(conn, go, check=check))
 
 
 def _activity(text: str) -> AbstractContextManager[Any]:
@@ -480,4 +515,4 @@ def simulate_(ctx: typer.Context) -> None:
     """Serve the simulator on 127.0.0.1 (the options of python -m sora_async.simulator)."""
     from ..simulator.__main__ import main as serve
 
-    serve(ctx.args)
+    serve(ctx.args, prog="sora-async simulate")

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.request import getproxies
+
+import anyio
+import httpx
 
 from .._client import AsyncSoraClient
-from .._errors import InvalidRequestError
+from .._errors import APIConnectionError, InvalidRequestError
 from .._secrets import check_base_url
 from ..providers import get_provider
 from ._common import UsageError
 
 __all__ = ["Connection"]
+
+# How long the first connect may take before the client's own timeouts and retries decide.
+_PROBE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -33,8 +43,8 @@ class Connection:
         if self.simulate:
             if self.base_url is not None:
                 raise UsageError("--simulate runs the embedded simulator: leave out --base-url")
-            if not self.time_scale > 0:
-                raise UsageError("--time-scale must be greater than 0")
+            if not (self.time_scale > 0 and math.isfinite(self.time_scale)):
+                raise UsageError("--time-scale must be a number greater than 0")
             return
         if self.base_url is not None:
             _check_base_url(self.base_url, allow_insecure=self.allow_insecure)
@@ -65,6 +75,42 @@ class Connection:
             )
         return f"{self.provider} at {self.url}"
 
+    @asynccontextmanager
+    async def first_contact(self) -> AsyncIterator[None]:
+        """Around a command's first request: a service that cannot be reached is a UsageError.
+
+        First a bare TCP connect, as the client would make it (skipped behind a proxy), so
+        that a refused connection or an unknown host is told at once, not after every retry.
+        Then a first request that never carried a submission and got no answer (an
+        ``APIConnectionError`` with ``maybe_submitted`` false) is told the same way.
+        Nothing was spent either way: a configuration error, exit status 2.
+        """
+        if not self.simulate:
+            await self._probe()
+        try:
+            yield
+        except APIConnectionError as exc:
+            if exc.maybe_submitted:
+                raise
+            raise self._unreachable(str(exc)) from None
+
+    async def _probe(self) -> None:
+        if getproxies():  # httpx would connect to the proxy, not to the service
+            return
+        url = httpx.URL(self.url)  # checked by check(): a usable http(s) URL with a host
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            with anyio.fail_after(_PROBE_SECONDS):
+                stream = await anyio.connect_tcp(url.host, port)
+        except TimeoutError:
+            return  # slow, not absent: the client's own timeouts and retries decide
+        except OSError as exc:
+            raise self._unreachable(_reason(exc)) from None
+        await stream.aclose()
+
+    def _unreachable(self, reason: str) -> UsageError:
+        return UsageError(f"could not reach the service at {self.url}: {reason}")
+
     def client(self) -> AsyncSoraClient:
         """A new client for these options (open it with ``async with``)."""
         if self.simulate:
@@ -85,7 +131,11 @@ class Connection:
             if value is not None
         }
         return AsyncSoraClient(
-            api_key=self.api_key, provider=self.provider, base_url=self.base_url, **options
+            api_key=self.api_key,
+            provider=self.provider,
+            base_url=self.base_url,
+            allow_insecure_http=self.allow_insecure,
+            **options,
         )
 
 
@@ -97,3 +147,13 @@ def _check_base_url(url: str, *, allow_insecure: bool) -> None:
         )
     except InvalidRequestError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _reason(error: OSError) -> str:
+    """Why a connect failed, in words ("Connection refused", "Name or service not known")."""
+    # anyio tries every address and raises "All connection attempts failed" from the last.
+    if isinstance(error.__cause__, OSError):
+        error = error.__cause__
+    if error.errno and error.errno > 0:
+        return os.strerror(error.errno)
+    return error.strerror or str(error)

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from .._models import BatchItem
-from ._common import UsageError
+from ._paths import check_file
 
 __all__ = ["FIELDS", "ResultWriter", "result_record"]
 
@@ -40,7 +40,7 @@ class ResultWriter:
         self._paths = (jsonl, csv_path)
         for path in self._paths:
             if path is not None:
-                _check_writable(path)
+                check_file(path)
         self._stack = ExitStack()
         self._jsonl: IO[str] | None = None
         self._csv: csv.DictWriter[str] | None = None
@@ -84,13 +84,3 @@ class ResultWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _check_writable(path: Path) -> None:
-    """Make the folder and make sure the file can be written, without emptying it."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -20,6 +20,7 @@ from ._connect import Connection
 from ._display import Display, Summary
 from ._inputs import InputFormat, PromptFile, detect_format, open_prompts
 from ._outputs import ResultWriter, result_record
+from ._paths import check_folder
 
 __all__ = ["BatchOptions", "BatchRun", "run_batch"]
 
@@ -85,12 +86,15 @@ def run_batch(
         )
         total = source.check(skip_invalid=options.skip_invalid, warn=warn)
         display = make_display(total)
+        writer = stack.enter_context(ResultWriter(options.out, options.csv))
+        if options.download is not None:
+            check_folder(options.download, option="--download")
         journal_path = options.journal_path(simulate=conn.simulate)
         journal = stack.enter_context(Journal(journal_path or ":memory:", target=conn.target))
         run = BatchRun(
             client=conn.client(),
             journal=journal,
-            writer=stack.enter_context(ResultWriter(options.out, options.csv)),
+            writer=writer,
             display=display,
             summary=Summary(
                 total=total,
@@ -103,7 +107,7 @@ def run_batch(
             download_dir=options.download,
             downloads_at_once=options.downloads,
         )
-        summary = anyio.run(run.run, source.requests(), conn.banner)
+        summary = anyio.run(run.run, source.requests(), conn)
     display.summary(summary)  # once the results and the journal are closed
     return summary
 
@@ -122,11 +126,13 @@ class BatchRun:
     download_dir: Path | None = None
     downloads_at_once: int = 4
 
-    async def run(self, prompts: Iterable[GenerationRequest], banner: str) -> Summary:
-        self.display.start(banner)
+    async def run(self, prompts: Iterable[GenerationRequest], conn: Connection) -> Summary:
+        self.display.start(conn.banner)
         try:
             async with self.client:
-                if not await self.client.check_key():
+                async with conn.first_contact():
+                    key_accepted = await self.client.check_key()
+                if not key_accepted:
                     raise UsageError("the API key was refused by the provider")
                 await self._batch(prompts)
                 self.summary.requests_sent = self.client.requests_sent

@@ -36,3 +36,10 @@ def read_results(path: Path) -> list[dict[str, Any]]:
     """The records of a results file, in prompt order."""
     records = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
     return sorted(records, key=lambda record: record["index"])
+
+
+def one_line_error(stderr: str) -> str:
+    """The one error line a refused command printed (a traceback, or more lines, fail)."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    return lines[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -180,3 +181,42 @@ def test_the_quickstart_line_runs_on_the_example_prompts(invoke: Invoke, tmp_pat
     records = read_results(tmp_path / "results.jsonl")
     assert len(records) == 8 and {r["status"] for r in records} == {"completed"}
     assert not list(tmp_path.glob("*.sqlite"))  # a simulation keeps its journal in memory
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        (["--time-scale", "-1"], "argument --time-scale: input should be greater than 0"),
+        (["--time-scale", "nan"], "argument --time-scale: input should be a finite number"),
+        (["--port", "99999"], "argument --port: must be a whole number from 0 to 65535"),
+        (["--port", "-1"], "argument --port: must be a whole number from 0 to 65535"),
+        (["--workers", "0"], "argument --workers: must be a whole number from 1 to 10000"),
+        (["--workers", str(10**17)], "argument --workers: must be a whole number from 1 to"),
+        (["--daily-limit", "-1"], "argument --daily-limit: input should be greater than or"),
+        (["--failure-rate", "2"], "argument --failure-rate: input should be less than or"),
+        (["--api-key", ""], "argument --api-key: string should have at least 1 character"),
+        (["--provider", "acme"], "argument --provider: invalid choice: 'acme'"),
+    ],
+)
+def test_simulate_refuses_bad_options_in_one_line(
+    invoke: Invoke, options: list[str], error: str
+) -> None:
+    result = invoke("simulate", *options)
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"sora-async simulate: error: {error}"), line
+
+
+def test_simulate_on_a_port_in_use_is_one_line(invoke: Invoke) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = invoke("simulate", "--port", str(port))
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"sora-async simulate: error: cannot listen on 127.0.0.1 port {port}: "
+        "Address already in use\n"
+    )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import httpx
-from cli_helpers import KEY, Invoke, Serve, read_results, server_args, write_prompts
+import pytest
+from cli_helpers import KEY, Invoke, Serve, one_line_error, read_results, server_args, write_prompts
 
 from sora_async._client import safe_filename
 
@@ -91,3 +93,108 @@ def test_simulated_batch_downloads(invoke: Invoke, tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert all(Path(r["path"]).stat().st_size > 0 for r in read_results(tmp_path / "r.jsonl"))
+
+
+# -- where a video may go: checked before anything is sent ---------------------------------------
+
+# Paths nobody can write, root included (for root, a chmod'ed folder is no bar): a path
+# under a regular file, and /proc, which takes no new files.
+UNWRITABLE = ["notes.txt/videos", "notes.txt/clip.mp4"]
+if sys.platform == "linux":
+    UNWRITABLE += ["/proc/sora-async-videos", "/proc/clip.mp4"]
+
+
+def _command(name: str, dest: str, url: str, *extra: str) -> list[str]:
+    """``name`` saving to ``dest`` against the served simulator at ``url``."""
+    if name == "batch":
+        return ["batch", "-", *server_args(url), "--download", dest, *extra]
+    if name == "generate":
+        return ["generate", "a fox", *server_args(url), "--download", dest, *extra]
+    return ["download", "some-job", *server_args(url), "--dest", dest, *extra]
+
+
+@pytest.mark.parametrize("dest", UNWRITABLE)
+@pytest.mark.parametrize("name", ["batch", "generate", "download"])
+def test_an_unwritable_destination_is_refused_before_any_request(
+    invoke: Invoke, serve: Serve, tmp_path: Path, name: str, dest: str
+) -> None:
+    sim, url = serve(api_key=KEY)
+    (tmp_path / "notes.txt").write_text("my notes\n")
+
+    result = invoke(*_command(name, dest, url), input="a fox\n")
+
+    assert result.exit_code == 2, result.output
+    option = "--dest" if name == "download" else "--download"
+    assert one_line_error(result.stderr).startswith(f"error: {option} {dest}: ")
+    assert sim.counters.requests == {}  # nothing sent, nothing spent
+    assert (tmp_path / "notes.txt").read_text() == "my notes\n"
+    assert not list(tmp_path.glob("*.sqlite"))  # a refused batch starts no journal
+
+
+def test_batch_refuses_a_file_for_its_folder(invoke: Invoke, serve: Serve, tmp_path: Path) -> None:
+    sim, url = serve(api_key=KEY)
+    (tmp_path / "notes.txt").write_text("my notes\n")
+
+    result = invoke(*_command("batch", "notes.txt", url), input="a fox\n")
+
+    assert result.exit_code == 2, result.output
+    assert one_line_error(result.stderr) == "error: --download notes.txt: is a file, not a folder"
+    assert sim.counters.requests == {}
+    assert (tmp_path / "notes.txt").read_text() == "my notes\n"
+
+
+@pytest.mark.parametrize("name", ["generate", "download"])
+def test_an_existing_file_is_replaced_only_with_overwrite(
+    invoke: Invoke, serve: Serve, tmp_path: Path, name: str
+) -> None:
+    sim, url = serve(api_key=KEY)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    command = _command(name, "notes.txt", url)
+    if name == "download":
+        done = invoke("generate", "a fox", *server_args(url))
+        command[1] = done.stdout.split()[2].rstrip(":")  # the finished job's id
+        sim.reset_counters()
+
+    refused = invoke(*command)
+
+    assert refused.exit_code == 2, refused.output
+    assert one_line_error(refused.stderr) == (
+        "error: " + command[-2] + " notes.txt: a file is already there (--overwrite replaces it)"
+    )
+    assert sim.counters.requests == {}
+    assert notes.read_text() == "my notes\n"
+
+    replaced = invoke(*command, "--overwrite")
+
+    assert replaced.exit_code == 0, replaced.output
+    assert notes.read_bytes()[4:8] == b"ftyp"  # the video, asked for
+
+
+def test_a_new_folder_with_a_dot_is_a_folder(invoke: Invoke, serve: Serve, tmp_path: Path) -> None:
+    _, url = serve(api_key=KEY)
+    result = invoke(*_command("generate", "run.v2/", url))
+    assert result.exit_code == 0, result.output
+    [saved] = (tmp_path / "run.v2").iterdir()
+    assert (
+        saved.suffix == ".mp4"
+        and result.stdout.splitlines()[-1] == f"saved: {saved.relative_to(tmp_path)}"
+    )
+
+
+def test_a_save_that_fails_after_the_check_is_one_line(
+    invoke: Invoke, serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if the folder went away between the check and the save (the check is skipped).
+    monkeypatch.setattr(
+        "sora_async.cli._app.check_download", lambda *args, **kwargs: None, raising=False
+    )
+    _, url = serve(api_key=KEY)
+    (tmp_path / "notes.txt").write_text("my notes\n")
+
+    result = invoke(*_command("generate", "notes.txt/clip.mp4", url))
+
+    # The library checks the destination again before it sends the download's request.
+    assert result.exit_code == 2, result.output
+    assert "completed: " in result.stdout  # the URL was shown before the save failed
+    assert one_line_error(result.stderr) == "error: dest: notes.txt is a file, not a folder"

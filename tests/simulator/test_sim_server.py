@@ -6,6 +6,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -109,3 +110,70 @@ def test_module_entry_point(provider: str, stop: signal.Signals, prefix: str) ->
     assert process.returncode == 0, err
     assert "sk_secret_42" not in out + err
     assert out == ""  # nothing after the ready line
+
+
+def _run_module(*args: str, block_uvicorn: bool = False) -> subprocess.CompletedProcess[str]:
+    """``python -m sora_async.simulator ARGS``, run to its end (bad options end it at once)."""
+    # Making uvicorn unimportable (None in sys.modules) stands for an install without it.
+    code = (
+        "import runpy, sys\n"
+        + ("sys.modules['uvicorn'] = None\n" if block_uvicorn else "")
+        + "sys.argv[0] = 'sora_async.simulator'\n"
+        + "runpy.run_module('sora_async.simulator', run_name='__main__', alter_sys=True)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=30
+    )
+
+
+def test_without_uvicorn_it_names_the_extra_in_one_line() -> None:
+    run = _run_module("--port", "0", block_uvicorn=True)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr == (
+        "python -m sora_async.simulator: error: serving the simulator over HTTP needs "
+        "uvicorn: pip install 'sora-async[simulator]'\n"
+    )
+    assert run.stdout == ""
+
+
+def test_a_port_in_use_is_one_line_without_a_traceback() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        run = _run_module("--port", str(port))
+
+    assert run.returncode == 2, run.stderr
+    assert run.stderr == (
+        f"python -m sora_async.simulator: error: cannot listen on 127.0.0.1 port {port}: "
+        "Address already in use\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        (["--time-scale", "-1"], "argument --time-scale: input should be greater than 0"),
+        (["--port", "99999"], "argument --port: must be a whole number from 0 to 65535"),
+    ],
+)
+def test_bad_options_are_one_line_without_a_traceback(options: list[str], error: str) -> None:
+    run = _run_module(*options)
+    assert run.returncode == 2, run.stderr
+    [line] = run.stderr.splitlines()
+    assert line.startswith(f"python -m sora_async.simulator: error: {error}"), run.stderr
+
+
+def test_serve_in_thread_reports_a_port_in_use() -> None:
+    from sora_async.simulator._server import ServeError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with (
+            pytest.raises(ServeError, match=f"port {port}: Address already in use"),
+            Simulator().serve_in_thread(port=port),
+        ):
+            pass  # pragma: no cover - never reached
