@@ -8,6 +8,7 @@ shared poll scheduler. A bad item never raises: failures, errors and quota skips
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections import Counter
@@ -141,6 +142,7 @@ class BatchRunner:
     def cancel(self) -> None:
         """Stop submitting and polling for this batch (safe from any task)."""
         self._scope.cancel()
+        self._stop_following()  # now, not when this batch's task next runs
 
     async def _run(self, prompts: PromptSource, params: dict[str, Any]) -> None:
         assert self._send is not None
@@ -164,9 +166,12 @@ class BatchRunner:
         finally:
             # However the batch ends (done, left early, cancelled from outside), stop
             # following its jobs.
-            for untrack in list(self._untrack.values()):
-                untrack()
-            self._untrack.clear()
+            self._stop_following()
+
+    def _stop_following(self) -> None:
+        for untrack in list(self._untrack.values()):
+            untrack()
+        self._untrack.clear()
 
     async def _submit(self, index: int, prompt: Prompt, params: dict[str, Any]) -> None:
         from ._client import make_request
@@ -283,7 +288,10 @@ class BatchRunner:
         if self._source_done and self._outstanding == 0:
             self._all_ended.set()
         assert self._send is not None
-        self._send.send_nowait(item)
+        # The consumer may have left (generate_many's loop ended) with a poll answer on its
+        # way that this batch's task could not stop: nobody wants the item.
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self._send.send_nowait(item)
         self._progress()
 
     def _progress(self) -> None:

@@ -15,6 +15,14 @@ A pytest fixture with the same settings (in ``conftest.py``)::
 
     sora_client = sora_client_fixture(provider="codefast", daily_limit=5)
 
+Time that moves only when the test says, so a job's state cannot race the test::
+
+    clock = ManualClock()
+    async with simulated_client(clock=clock) as client:
+        job = await client.submit("a fox")    # queued, and it stays queued
+        clock.advance(10)                     # 1,000 simulated seconds at time_scale=0.01
+        done = await client.wait(job)         # completed
+
 The simulator over a real socket, for code that needs a URL::
 
     with serve_simulator(provider="soravideo") as server:
@@ -33,7 +41,9 @@ this module imports without either.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+import math
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,6 +57,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
 __all__ = [
+    "ManualClock",
     "SimulatorServer",
     "serve_app",
     "serve_simulator",
@@ -59,12 +70,54 @@ __all__ = [
 _ANY_KEY = "sk-simulated"
 
 
+class ManualClock:
+    """A clock for the simulator that moves only when :meth:`advance` is called.
+
+    Jobs go from queued to processing to done by the simulator's clock, so with this one a
+    test decides when each happens, and what it asserts cannot race. Readings are the
+    simulator's (real) seconds: a simulated duration times ``time_scale``, so at
+    ``time_scale=0.01`` a 60-second job takes ``0.6``. Pass it as ``clock=`` to
+    :func:`simulated_client`, :func:`serve_simulator`, ``Simulator`` or
+    ``sora_lifespan(simulate=True, ...)``. The client's own waits (poll intervals, retry
+    delays) stay real.
+
+    >>> clock = ManualClock()
+    >>> clock.advance(0.5)
+    0.5
+    >>> clock()
+    0.5
+    """
+
+    def __init__(self) -> None:
+        self._now = 0.0
+        # A served simulator reads the clock in its server thread.
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"ManualClock(now={self._now!r})"
+
+    def __call__(self) -> float:
+        """The current reading (the simulator calls this instead of ``time.monotonic``)."""
+        return self._now
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock ``seconds`` forward (never back) and return the new reading."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"seconds must be finite and not negative, not {seconds!r}")
+        with self._lock:
+            self._now += seconds
+            return self._now
+
+
 @asynccontextmanager
 async def simulated_client(
     *,
     provider: str = "codefast",
     time_scale: float = 0.01,
     faults: Faults | Mapping[str, Any] | None = None,
+    clock: Callable[[], float] | None = None,
     **settings: Any,
 ) -> AsyncIterator[AsyncSoraClient]:
     """An open client on a fresh in-process simulator; closed (polls cancelled) on exit.
@@ -73,18 +126,31 @@ async def simulated_client(
     ``failure_rate``, ``daily_limit``, ``rate_limit``, ``concurrent_limit``, ``credits``,
     ``service_time``, ...) or client options (``poll_interval``, ``max_retries``, ...).
     ``faults`` sets random fault rates, e.g. ``{"error_rate": 0.2}``; script single faults
-    with ``simulator_of(client).inject("5xx", route="status")``.
+    with ``simulator_of(client).inject("5xx", route="status")``. ``clock`` (a
+    :class:`ManualClock`) is the simulator's time, moved by the test.
 
     >>> async def demo() -> None:  # doctest: +SKIP
     ...     async with simulated_client(provider="soravideo", daily_limit=3) as client:
     ...         job = await client.generate("a lighthouse at dusk")
     """
-    if faults is not None:
-        settings["faults"] = faults
+    _add_options(settings, faults=faults, clock=clock)
     async with AsyncSoraClient.simulated(
         provider=provider, time_scale=time_scale, **settings
     ) as client:
         yield client
+
+
+def _add_options(
+    settings: dict[str, Any],
+    *,
+    faults: Faults | Mapping[str, Any] | None,
+    clock: Callable[[], float] | None,
+) -> None:
+    # Left out when not given, so that the simulator's own defaults apply.
+    if faults is not None:
+        settings["faults"] = faults
+    if clock is not None:
+        settings["clock"] = clock
 
 
 def simulator_of(client: AsyncSoraClient) -> Simulator:
@@ -155,19 +221,20 @@ def serve_simulator(
     time_scale: float = 0.01,
     port: int = 0,
     faults: Faults | Mapping[str, Any] | None = None,
+    clock: Callable[[], float] | None = None,
     **settings: Any,
 ) -> Iterator[SimulatorServer]:
     """Serve a fresh simulator on 127.0.0.1 (a free port unless ``port`` is given).
 
     uvicorn (the ``simulator`` extra) runs in a daemon thread and stops on exit. Settings
-    are as for :func:`simulated_client`; with ``api_key=`` only that key is accepted.
+    and ``clock`` are as for :func:`simulated_client`; with ``api_key=`` only that key is
+    accepted.
 
     >>> with serve_simulator(provider="openai") as server:  # doctest: +SKIP
     ...     print(server.url)
     http://127.0.0.1:54321/v1
     """
-    if faults is not None:
-        settings["faults"] = faults
+    _add_options(settings, faults=faults, clock=clock)
     simulator = Simulator(provider=provider, time_scale=time_scale, **settings)
     with simulator.serve_in_thread(port=port) as url:
         yield SimulatorServer(

@@ -101,7 +101,9 @@ class Codefast(ProtocolBase):
             height=height,
             meta={"aspect_ratio": aspect, "model": model, "image": has_image},
         )
-        state = self.engine.state(job)
+        # The job as it was accepted (always queued: the pickup delay), not as it is after
+        # however long this answer took on a busy machine.
+        state = self.engine.state(job, job.submitted)
         answer = {
             "job_id": job.id,
             "status": state.phase,

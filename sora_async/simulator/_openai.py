@@ -162,7 +162,9 @@ class OpenAIVideos(ProtocolBase):
             height=height,
             meta={"model": model, "seconds": seconds, "size": size, "remixed_from": remixed_from},
         )
-        state = self.engine.state(job)
+        # The job as it was accepted (always queued: the pickup delay), not as it is after
+        # however long this answer took on a busy machine.
+        state = self.engine.state(job, job.submitted)
         response = Response.json(self._video(job, state), headers=self._poll_after(job, state))
         response.job_id = job.id
         return response

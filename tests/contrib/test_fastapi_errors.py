@@ -42,7 +42,7 @@ from sora_async.contrib.fastapi import (
     install_error_handlers,
     sora_lifespan,
 )
-from sora_async.testing import serve_app, serve_simulator
+from sora_async.testing import ManualClock, serve_app, serve_simulator
 
 KEY = "sk-live-THIS-MUST-NOT-LEAK"
 FAILED = Job(id="job-1", status=JobStatus.FAILED, raw_status="failed", error="policy")
@@ -194,7 +194,8 @@ class TestUnderUvicorn:
             assert error_of(response)["type"] == "not_found"
 
     async def test_a_job_that_vanishes_ends_its_stream_with_an_error_event(self) -> None:
-        app = make_app(simulate=True, provider="openai", time_scale=0.01, service_time=(300, 300))
+        # Time stands still: the job cannot end before it is deleted.
+        app = make_app(simulate=True, provider="openai", time_scale=0.01, clock=ManualClock())
         async with running(app) as http:
             job = (await http.post("/videos", json={"prompt": "soon deleted"})).json()
 

@@ -15,6 +15,7 @@ from fastapi_support import make_app, read_events, wait_until
 
 from sora_async import AsyncSoraClient
 from sora_async.contrib.fastapi import uvicorn_server
+from sora_async.testing import ManualClock
 
 pytestmark = [
     pytest.mark.anyio,
@@ -22,8 +23,10 @@ pytestmark = [
     pytest.mark.parametrize("anyio_backend", ["asyncio"]),
 ]
 
-# time_scale=1: a job takes 30-90 s, so every job is pending when the server stops.
-SLOW: dict[str, Any] = {"simulate": True, "time_scale": 1.0, "poll_interval": 0.05}
+
+def pending_app() -> FastAPI:
+    """An app on a simulator whose clock stands still: every job is pending when it stops."""
+    return make_app(simulate=True, clock=ManualClock(), time_scale=1.0, poll_interval=0.05)
 
 
 @pytest.fixture
@@ -56,7 +59,7 @@ async def submit_work(http: httpx.AsyncClient) -> list[str]:
 
 async def test_shutdown_ends_open_streams_and_cancels_pending_work(logs: Any) -> None:
     before = asyncio.all_tasks()
-    app = make_app(**SLOW)
+    app = pending_app()
     server = uvicorn_server(app, host="127.0.0.1", port=0, log_config=None, log_level="info")
     streams: list[list[Any]] = []
     with anyio.fail_after(10):
@@ -88,7 +91,7 @@ async def test_shutdown_ends_open_streams_and_cancels_pending_work(logs: Any) ->
 
 async def test_plain_uvicorn_shuts_down_cleanly_with_pending_jobs(logs: Any) -> None:
     before = asyncio.all_tasks()
-    app: FastAPI = make_app(**SLOW)
+    app: FastAPI = pending_app()
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, log_level="info")
     server = uvicorn.Server(config)
     with anyio.fail_after(10):

@@ -9,9 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sora_async import AsyncSoraClient, JobFailedError
+from sora_async import AsyncSoraClient, JobFailedError, JobStatus
 from sora_async.contrib.fastapi import sora_lifespan
 from sora_async.testing import (
+    ManualClock,
     serve_app,
     serve_simulator,
     simulated_client,
@@ -33,7 +34,10 @@ async def test_a_simulated_client_is_open_and_closed_around_the_block() -> None:
 
 @pytest.mark.anyio
 async def test_random_faults_are_retried_through() -> None:
-    async with simulated_client(time_scale=0.002, seed=4, faults={"error_rate": 0.3}) as client:
+    # Polls only: a submit answered 5xx is not resent (the job may exist), and which request
+    # draws a fault depends on how many polls came first, which is timing.
+    faults = {"error_rate": 0.3, "routes": {"status", "list"}}
+    async with simulated_client(time_scale=0.002, seed=4, faults=faults) as client:
         result = await client.generate_batch([f"prompt {i}" for i in range(4)])
         counters = simulator_of(client).counters
     assert len(result.completed) == 4
@@ -57,6 +61,56 @@ async def test_scripted_faults_through_simulator_of() -> None:
         simulator_of(client).inject("5xx", route="status", status=502)
         assert (await client.get_job(job.id)).id == job.id  # retried through the 502
         assert simulator_of(client).counters.responses[502] == 1
+
+
+# One worker and fixed 60-second jobs: at time_scale=0.01 a job starts 0.01 after its submit
+# (the pickup delay) and takes 0.6.
+ONE_WORKER = {"time_scale": 0.01, "workers": 1, "service_time": (60.0, 60.0)}
+
+
+@pytest.mark.anyio
+async def test_a_manual_clock_decides_when_jobs_move_on() -> None:
+    clock = ManualClock()
+    async with simulated_client(clock=clock, **ONE_WORKER) as client:
+        first = await client.submit("a fox")
+        second = await client.submit("a crow")
+        for _ in range(3):  # however long the test takes, nothing moves on its own
+            queued = await client.get_job(second.id)
+            assert (queued.status, queued.queue_position) == (JobStatus.QUEUED, 2)
+        clock.advance(0.31)  # half of the first job
+        assert (await client.get_job(first.id)).status is JobStatus.PROCESSING
+        assert (await client.get_job(second.id)).queue_position == 1
+        clock.advance(0.35)  # the first is done; the second started at 0.61
+        assert (await client.get_job(first.id)).status is JobStatus.COMPLETED
+        assert (await client.get_job(second.id)).status is JobStatus.PROCESSING
+        clock.advance(10)
+        done = await client.wait(second)
+    assert done.status is JobStatus.COMPLETED
+
+
+@pytest.mark.anyio
+async def test_a_served_simulator_reads_the_manual_clock_in_its_thread() -> None:
+    clock = ManualClock()
+    with serve_simulator(provider="openai", clock=clock, **ONE_WORKER) as server:
+        async with server.client() as client:
+            job = await client.submit("a red fox")
+            assert (await client.get_job(job.id)).status is JobStatus.QUEUED
+            clock.advance(10)
+            assert (await client.get_job(job.id)).status is JobStatus.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("seconds", "error"),
+    [(-0.1, ValueError), (float("nan"), ValueError), (float("inf"), ValueError),
+     ("1", TypeError), (True, TypeError), (None, TypeError)],
+)  # fmt: skip
+def test_a_manual_clock_moves_only_forward_by_a_number(seconds: object, error: type) -> None:
+    clock = ManualClock()
+    clock.advance(2)
+    with pytest.raises(error, match="seconds"):
+        clock.advance(seconds)  # type: ignore[arg-type]
+    assert clock() == clock.advance(0) == 2.0
+    assert repr(clock) == "ManualClock(now=2.0)"
 
 
 def test_simulator_of_a_real_client_is_a_type_error() -> None:

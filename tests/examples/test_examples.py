@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -154,26 +155,43 @@ def test_every_doc_block_is_python_or_plain_text() -> None:
         assert languages <= {"python", "text", ""}, (page, languages)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# uvicorn's startup line: with --port 0 it names the port the OS chose, so no other process
+# can take the port between choosing it and binding it.
+RUNNING_ON = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+
+
+def lines_of(stream: IO[str]) -> queue.Queue[str | None]:
+    """The lines of ``stream`` as a reader thread gets them; ``None`` at the end."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        with stream:
+            for line in stream:
+                lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def port_of(lines: queue.Queue[str | None], seen: list[str]) -> int:
+    """The port of a starting uvicorn server, from its log; its lines so far go to ``seen``."""
+    while (line := lines.get(timeout=30)) is not None:
+        seen.append(line)
+        if match := RUNNING_ON.search(line):
+            return int(match.group(1))
+    raise AssertionError("the app did not start:\n" + "".join(seen))
 
 
 def test_the_fastapi_example_serves_and_stops_cleanly_on_ctrl_c() -> None:
-    port = free_port()
-    server = start("examples/fastapi_app.py", "--simulate", "--port", str(port))
+    server = start("examples/fastapi_app.py", "--simulate", "--port", "0")
+    assert server.stderr is not None
+    log = lines_of(server.stderr)
+    seen: list[str] = []
     try:
+        port = port_of(log, seen)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    assert http.get("/quota").json()["provider"] == "codefast"
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "the app did not start"
-                    assert server.poll() is None, server.communicate()
-                    time.sleep(0.05)
+            assert http.get("/quota").json()["provider"] == "codefast"
             job = http.post("/videos", json={"prompt": "a red fox"}).json()
             with http.stream("GET", f"/videos/{job['id']}/events") as events:
                 data = [line for line in events.iter_lines() if line.startswith("data: ")]
@@ -187,11 +205,16 @@ def test_the_fastapi_example_serves_and_stops_cleanly_on_ctrl_c() -> None:
                 server.send_signal(signal.SIGINT)
                 rest = list(lines)  # ends when the server closes the stream
             assert all(not line.startswith("event: error") for line in rest)
-        _, err = server.communicate(timeout=15)
+        server.wait(timeout=15)
     finally:
         if server.poll() is None:
             server.kill()
-            server.communicate()
+            server.wait()
+        assert server.stdout is not None
+        server.stdout.close()  # stderr is the reader thread's
+    while (line := log.get(timeout=15)) is not None:
+        seen.append(line)
+    err = "".join(seen)
     assert server.returncode == 0, err
     assert "Traceback" not in err
     assert "ERROR" not in err

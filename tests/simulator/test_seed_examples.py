@@ -3,7 +3,9 @@
 Each example is kept as the document writes it: the same URLs relative to the base, the
 same headers and JSON, the same ``result['code'] != 200`` checks and the same loops. Only
 ``requests``/``aiohttp`` became httpx, the host became the simulator, and the 3-second
-sleeps became 3 seconds times ``TIME_SCALE``. If these pass, the documented client code
+sleeps became 3 seconds times ``TIME_SCALE``: in the asynchronous example a real sleep, in
+the synchronous one a move of the simulator's clock (:func:`sleep`), so that what each poll
+sees does not depend on how busy the machine is. If these pass, the documented client code
 works against the simulator as it would against the real service.
 """
 
@@ -14,7 +16,6 @@ import base64
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -23,13 +24,21 @@ import httpx
 import pytest
 
 from sora_async.simulator import Simulator
+from sora_async.testing import ManualClock
 
 T = TypeVar("T")
 TIME_SCALE = 0.005
 
-# Set per test: where the example's code sends its requests.
+# Set per test: where the example's code sends its requests, and the simulator's clock.
 BASE_URL = ""
 SIM: Simulator | None = None
+CLOCK: ManualClock | None = None
+
+
+def sleep(seconds: float) -> None:
+    """The synchronous example's ``time.sleep``: the served simulator's clock moves on."""
+    assert CLOCK is not None
+    CLOCK.advance(seconds * TIME_SCALE)
 
 
 def bounded(example: Callable[[], T], timeout: float = 30.0) -> T:
@@ -173,7 +182,7 @@ def wait_for_completion(task_id: str, poll_interval: int = 3) -> str:
             return task["video_url"]  # type: ignore[no-any-return]
         if status == "failed":
             raise Exception("Video generation failed")
-        time.sleep(poll_interval * TIME_SCALE)
+        sleep(poll_interval)
 
 
 def basic_example_main() -> str:
@@ -184,10 +193,17 @@ def basic_example_main() -> str:
     return video_url
 
 
+def clocked(monkeypatch: pytest.MonkeyPatch, **settings: Any) -> Simulator:
+    """A soravideo simulator on a clock that the synchronous example's :func:`sleep` moves."""
+    clock = ManualClock()
+    monkeypatch.setattr(f"{__name__}.CLOCK", clock)
+    return Simulator(provider="soravideo", time_scale=TIME_SCALE, clock=clock, **settings)
+
+
 def test_soravideo_basic_example(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     # The published limits (20 requests a rolling minute) hold for this loop as long as a
     # job takes under ~57 s: one submit plus a poll every 3 s. Keep the jobs that short.
-    sim = Simulator(provider="soravideo", time_scale=TIME_SCALE, service_time=(20.0, 40.0))
+    sim = clocked(monkeypatch, service_time=(20.0, 40.0))
     for _ in serve(monkeypatch, sim):
         video_url = bounded(basic_example_main)
         video = httpx.get(video_url)
@@ -201,9 +217,7 @@ def test_soravideo_basic_example(monkeypatch: pytest.MonkeyPatch, capsys: Any) -
 
 
 def test_soravideo_basic_example_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    sim = Simulator(
-        provider="soravideo", time_scale=TIME_SCALE, failure_rate=1.0, service_time=(20.0, 40.0)
-    )
+    sim = clocked(monkeypatch, failure_rate=1.0, service_time=(20.0, 40.0))
     for _ in serve(monkeypatch, sim):
         with pytest.raises(Exception, match="Video generation failed"):
             bounded(basic_example_main)

@@ -45,6 +45,33 @@ def job_id(answer: httpx.Response) -> str:
     return str(body.get("job_id") or body.get("id") or body["data"]["task_id"])
 
 
+class SlowMachine:
+    """A clock that reads ten seconds later each time: a machine so busy that every step of
+    a request takes longer than a job's pickup delay."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        self.t += 10.0
+        return self.t
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_submit_is_answered_as_accepted_however_slow_the_machine(provider: str) -> None:
+    # A new job is always queued (the pickup delay): the answer says so, even if the clock
+    # moved on while the request was being answered.
+    sim = Simulator(provider=provider, clock=SlowMachine())
+    async with client(sim) as http:
+        answer = (await submit(http, sim)).json()
+    status = answer.get("status") or answer["data"]["status"]
+    assert status in ("queued", "pending")
+    if provider == "codefast":
+        assert (answer["queue_position"], answer["total_in_queue"]) == (1, 1)
+    if provider == "openai":
+        assert answer["progress"] == 0
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_5xx_in_the_provider_format(provider: str) -> None:
     sim = Simulator(provider=provider)

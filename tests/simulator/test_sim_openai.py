@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import anyio
 import httpx
 import pytest
 
@@ -45,10 +44,10 @@ def assert_error(answer: httpx.Response, status: int) -> dict[str, object]:
     return error  # type: ignore[no-any-return]
 
 
-async def test_create_and_retrieve_until_completed() -> None:
-    sim = Simulator(provider="openai", time_scale=0.005)
+async def test_create_and_retrieve_until_completed(clock) -> None:
+    before = int(time.time())
+    sim = Simulator(provider="openai", time_scale=0.005, clock=clock)
     async with client(sim) as http:
-        before = int(time.time())
         created = await http.post("/videos", json={"prompt": "a fox", "seconds": "8"})
         video = created.json()
         assert created.status_code == 200
@@ -67,7 +66,7 @@ async def test_create_and_retrieve_until_completed() -> None:
                 break
             # the server's own hint, scaled: 1 to 10 sim seconds at 5 ms each
             assert 5 <= int(answer.headers["openai-poll-after-ms"]) <= 50
-            await anyio.sleep(0.002)
+            clock.t += 0.01  # two simulated seconds between polls
     statuses = [a.json()["status"] for a in history]
     assert "in_progress" in statuses
     assert statuses[-1] == "completed"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 
-import anyio
 import httpx
 import pytest
 
@@ -45,8 +44,8 @@ def assert_error(answer: httpx.Response, status: int, code: int) -> dict[str, ob
     return body
 
 
-async def test_every_answer_has_the_envelope_and_quota_headers() -> None:
-    sim = sim_(time_scale=0.01)
+async def test_every_answer_has_the_envelope_and_quota_headers(clock) -> None:
+    sim = sim_(time_scale=0.01, clock=clock)  # one 0.6 s rate window, however slow the test
     async with client(sim) as http:
         answers = [
             await http.post("/sora2/text-to-video", json={"prompt": "a cat"}),
@@ -87,8 +86,8 @@ async def test_authentication_codes(header: str | None, code: int) -> None:
     assert "wrong" not in answer.text
 
 
-async def test_task_progresses_to_completion_with_media_urls() -> None:
-    sim = sim_(time_scale=0.005, rate_limit=10_000)
+async def test_task_progresses_to_completion_with_media_urls(clock) -> None:
+    sim = sim_(time_scale=0.005, rate_limit=10_000, clock=clock)
     async with client(sim) as http:
         created = await http.post(
             "/sora2-pro/text-to-video",
@@ -101,7 +100,7 @@ async def test_task_progresses_to_completion_with_media_urls() -> None:
             history.append(task)
             if task["status"] in ("completed", "failed"):
                 break
-            await anyio.sleep(0.002)
+            clock.t += 0.01  # two simulated seconds between polls
         done = history[-1]
     async with client(sim, {}) as anonymous:  # media URLs need no key
         thumb = await anonymous.get(str(done["thumbnail_url"]))
@@ -195,21 +194,25 @@ async def test_upload_then_image_to_video() -> None:
     assert_error(empty, 400, 400)
 
 
-async def test_rolling_window_gives_2001_with_retry_after() -> None:
-    sim = sim_(time_scale=0.002, rate_limit=3)  # a 0.12 s window
+async def test_rolling_window_gives_2001_with_retry_after(clock) -> None:
+    began = time.time()
+    sim = sim_(time_scale=0.002, rate_limit=3, clock=clock)  # a 0.12 s window
     async with client(sim) as http:
-        began = time.time()
-        allowed = [await http.get("/credits") for _ in range(3)]
+        allowed = []
+        for moment in (0.0, 0.01, 0.02):
+            clock.t = moment
+            allowed.append(await http.get("/credits"))
+        clock.t = 0.05
         refused = await http.get("/credits")
         body = assert_error(refused, 429, 2001)
         wait = body["retryAfter"]
         assert isinstance(wait, float)
-        assert 0 < wait <= 0.12
+        assert wait == pytest.approx(0.07)  # the first request leaves the window at 0.12
         assert [a.headers["X-RateLimit-Remaining"] for a in allowed] == ["2", "1", "0"]
         assert refused.headers["X-RateLimit-Remaining"] == "0"
-        reset = float(refused.headers["X-RateLimit-Reset"])
-        assert began + 0.1 < reset < time.time() + 0.121
-        await anyio.sleep(wait + 0.01)  # the server said when: no guessing
+        reset = float(refused.headers["X-RateLimit-Reset"])  # unix time of clock 0.12
+        assert began + 0.119 <= reset <= time.time() + 0.121
+        clock.t += wait + 0.001  # the server said when: no guessing
         again = await http.get("/credits")
     assert again.json()["code"] == 200
     assert sim.counters.rate_limited == 1
