@@ -7,10 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from cli_helpers import KEY, Invoke, Serve, read_results, server_args, write_prompts
+
+from sora_async.testing import ManualClock
 
 PROMPTS = 12
 
@@ -28,11 +31,21 @@ def results_lines(path: Path) -> int:
         return 0
 
 
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes]) -> None:
+    """Until ``condition()`` holds; fail if ``process`` ends first or after 30 s."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
 def test_sigkill_mid_batch_then_rerun_submits_each_prompt_once(
     serve: Serve, tmp_path: Path
 ) -> None:
-    # Slow enough that the kill lands with jobs finished, running and queued (4 workers).
-    _, url = serve(api_key=KEY, time_scale=0.01)
+    # Time moves only when the test says: four workers, 60-second jobs (0.6 at this scale).
+    clock = ManualClock()
+    _, url = serve(api_key=KEY, time_scale=0.01, clock=clock, service_time=(60.0, 60.0))
     prompts = write_prompts(tmp_path / "prompts.txt", PROMPTS)
     out = tmp_path / "results.jsonl"
     command = [
@@ -44,15 +57,15 @@ def test_sigkill_mid_batch_then_rerun_submits_each_prompt_once(
     first = subprocess.Popen(
         command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    deadline = time.monotonic() + 30
-    while results_lines(out) < 3 and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_for(lambda: sim_counters(url)["submits"] == PROMPTS, first)
+    clock.advance(0.62)  # the first four jobs end; four more are running, four queued
+    wait_for(lambda: results_lines(out) == 4, first)
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=10)
     assert first.returncode == -signal.SIGKILL
     finished_before = {r["index"]: r["job_id"] for r in read_results(out)}
-    assert 3 <= len(finished_before) < PROMPTS
-    assert sim_counters(url)["submits"] == PROMPTS
+    assert len(finished_before) == 4
+    clock.advance(10)  # everything left ends
 
     second = subprocess.run(
         command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60

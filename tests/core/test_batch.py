@@ -10,6 +10,7 @@ import pytest
 from core_support import eventually, simulated
 
 from sora_async import BatchProgress, GenerationRequest, JobStatus
+from sora_async.testing import ManualClock
 
 pytestmark = pytest.mark.anyio
 
@@ -36,10 +37,26 @@ async def test_list_sweeps_respect_poll_concurrency(provider: str) -> None:
 
 
 async def test_active_tasks_never_exceed_the_concurrent_limit() -> None:
-    async with simulated("soravideo") as client:
-        result = await client.generate_batch([f"p{i}" for i in range(10)], max_submitting=10)
-    sim = client.simulator
-    assert sim is not None
+    clock = ManualClock()
+    async with simulated("soravideo", clock=clock) as client, anyio.create_task_group() as group:
+        sim = client.simulator
+        assert sim is not None
+        results = []
+
+        async def run() -> None:
+            results.append(
+                await client.generate_batch([f"p{i}" for i in range(10)], max_submitting=10)
+            )
+            group.cancel_scope.cancel()
+
+        group.start_soon(run)
+        # While time stands still, three jobs take every slot and the rest wait for one.
+        await eventually(lambda: sim.counters.submits == 3)
+        assert sim.counters.max_active_tasks == 3
+        while True:  # then time moves on, a job's length at a time, until the batch ends
+            clock.advance(0.2)
+            await anyio.sleep(0.02)
+    (result,) = results
     assert len(result.completed) == 10
     assert sim.counters.max_active_tasks == 3
     assert sim.counters.rate_limited == 0
@@ -166,7 +183,8 @@ async def test_progress_events_drive_a_display() -> None:
 
 
 async def test_two_waiters_share_one_stream_of_polls() -> None:
-    async with simulated("soravideo") as client:
+    clock = ManualClock()  # the job cannot end before all five wait on it
+    async with simulated("soravideo", clock=clock) as client:
         job = await client.submit("shared")
         results = []
 
@@ -179,6 +197,7 @@ async def test_two_waiters_share_one_stream_of_polls() -> None:
             # Five waiters (and the task-slot follower) on one entry: one stream of polls.
             await eventually(lambda: len(client._scheduler._entries[job.id].listeners) == 6)
             assert client._scheduler.tracked == 1
+            clock.advance(10)
     assert len(results) == 5
     assert len({r.video_url for r in results}) == 1
 
