@@ -15,10 +15,11 @@ from ._wire import (
     OptStr,
     Timestamp,
     Wire,
-    as_float,
-    as_int,
+    as_wait,
+    count,
     from_now,
     is_pro,
+    limit,
     loose,
     quota_or_none,
     text,
@@ -268,8 +269,8 @@ class OpenAIProvider(Provider):
         )
 
     def poll_hint(self, response: httpx.Response) -> float | None:
-        millis = as_float(response.headers.get("openai-poll-after-ms"))
-        if millis is not None and millis >= 0:
+        millis = as_wait(response.headers.get("openai-poll-after-ms"))
+        if millis is not None:
             return millis / 1000
         return super().poll_hint(response)
 
@@ -277,8 +278,8 @@ class OpenAIProvider(Provider):
         headers = response.headers
         return quota_or_none(
             {
-                "rate_limit": as_int(headers.get("x-ratelimit-limit-requests")),
-                "rate_remaining": as_int(headers.get("x-ratelimit-remaining-requests")),
+                "rate_limit": limit(headers.get("x-ratelimit-limit-requests")),
+                "rate_remaining": count(headers.get("x-ratelimit-remaining-requests")),
                 "rate_reset": from_now(parse_duration(headers.get("x-ratelimit-reset-requests"))),
             }
         )
