@@ -233,3 +233,10 @@ async def test_an_image_that_is_not_a_regular_file_is_refused(kind: str, tmp_pat
     async with simulated("codefast") as client:
         with pytest.raises(InvalidRequestError, match="regular file"):
             await client.submit("ok", image=path)
+
+
+async def test_a_prompt_given_twice_is_refused() -> None:
+    async with simulated("codefast") as client:
+        with pytest.raises(InvalidRequestError, match="given twice") as caught:
+            await client.submit("ok", prompt="another")
+    assert caught.value.field == "prompt"
