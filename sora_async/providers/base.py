@@ -291,7 +291,7 @@ class Provider(ABC):
                 for err in exc.errors(include_url=False)[:3]
             )
             raise ResponseParseError(
-                f"{self.name}: unexpected {what} answer ({readable(problems)})", body=payload
+                f"{self.name}: unexpected {what} answer ({problems})", body=payload
             ) from exc
 
     def status_error(
@@ -331,8 +331,8 @@ class Provider(ABC):
         entries = payload.get(items)
         if not isinstance(entries, list):
             return payload
-        # An entry whose id is not a string is kept, for the wire model to refuse.
-        kept = [e for e in entries if not _string_at(e, key) or e[key] in only]
+        # An id that is not a string is not tracked (and may be unhashable: a list).
+        kept = [e for e in entries if not isinstance(e, dict) or _listed(e.get(key), only)]
         return {**payload, items: kept}
 
     @staticmethod
@@ -347,8 +347,8 @@ def _quote_segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _string_at(entry: object, key: str) -> bool:
-    return isinstance(entry, dict) and isinstance(entry.get(key), str)
+def _listed(value: object, only: Container[str]) -> bool:
+    return isinstance(value, str) and value in only
 
 
 #: No protocol nests its answers more than a few levels; far deeper is an attack (each
