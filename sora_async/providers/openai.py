@@ -181,9 +181,11 @@ class OpenAIProvider(Provider):
 
     def list_request(self, *, cursor: str | None = None, limit: int | None = None) -> httpx.Request:
         """One page, newest first; ``cursor`` is the previous page's ``next_cursor``."""
-        if limit is not None and not 1 <= limit <= _MAX_PAGE:
+        if limit is not None and (type(limit) is not int or not 1 <= limit <= _MAX_PAGE):
             raise InvalidRequestError(
-                f"{limit} is not between 1 and {_MAX_PAGE}", field="limit", allowed=(1, _MAX_PAGE)
+                f"{limit!r} is not a whole number between 1 and {_MAX_PAGE}",
+                field="limit",
+                allowed=(1, _MAX_PAGE),
             )
         params: dict[str, str | int] = {"order": "desc"}
         if cursor:
