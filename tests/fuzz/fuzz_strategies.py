@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 from hypothesis import strategies as st
 
+from sora_async import GenerationRequest
+
 # -- leaves -----------------------------------------------------------------------------------
 
 ODD_INTS = st.one_of(
@@ -95,129 +97,126 @@ def json_values(keys: st.SearchStrategy[str] | None = None) -> st.SearchStrategy
     )
 
 
-def odd(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """A sensible value half the time, anything else the other half."""
-    return st.one_of(
-        good,
-        good,
-        SCALARS,
-        st.lists(SCALARS, max_size=3),
-        st.dictionaries(ODD_TEXT, SCALARS, max_size=3),
-    )
-
-
-def shaped(fields: Mapping[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    """A JSON object with any subset of ``fields``, plus the odd extra key."""
-    return st.fixed_dictionaries({}, optional=dict(fields)).flatmap(
-        lambda known: st.dictionaries(ODD_TEXT, SCALARS, max_size=2).map(
-            lambda extra: {**extra, **known}
-        )
-    )
-
-
-_STAMPS = st.one_of(
-    WORDS, ODD_INTS, ODD_FLOATS, st.datetimes().map(lambda d: d.strftime("%d.%m.%Y %H:%M:%S"))
+ODD = st.one_of(
+    SCALARS, st.lists(SCALARS, max_size=3), st.dictionaries(ODD_TEXT, SCALARS, max_size=3)
 )
-_IDS = st.one_of(WORDS, st.text(max_size=12))
-_COUNTS = st.one_of(st.integers(min_value=-2, max_value=100), ODD_INTS, WORDS)
+
+
+def answer(
+    required: Mapping[str, st.SearchStrategy[Any]],
+    optional: Mapping[str, st.SearchStrategy[Any]] | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """A valid answer (every required key, some optional ones), then up to two keys spoiled
+    with odd values, plus the odd unknown key: mostly right, as a real server is."""
+    keys = sorted({*required, *(optional or {})})
+    return st.tuples(
+        st.fixed_dictionaries(dict(required), optional=dict(optional or {})),
+        st.dictionaries(st.sampled_from(keys), ODD, max_size=2),
+        st.dictionaries(ODD_TEXT, SCALARS, max_size=1),
+    ).map(lambda parts: {**parts[2], **parts[0], **parts[1]})
+
+
+_IDS = st.one_of(
+    st.sampled_from(["video_1", "a/b", "x", "2949a83f-ac0c-46a3-a3a2-aad86d2d577d"]),
+    st.text("abcdefghijklmnopqrstuvwxyz0123456789-_/. ", min_size=1, max_size=12),
+)
+_COUNTS = st.integers(min_value=0, max_value=100)
+_URLS = st.sampled_from(["https://cdn.example/v.mp4", "https://cdn.example/a%20b.mp4", ""])
+_TEXT = st.one_of(st.text(max_size=20), WORDS)
+_MOMENTS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1))
+_DAY_FIRST = st.one_of(st.just(""), _MOMENTS.map(lambda d: d.strftime("%d.%m.%Y %H:%M:%S")))
+_ISO = _MOMENTS.map(lambda d: d.isoformat() + "Z")
+_UNIX = st.integers(min_value=946684800, max_value=4102444800)
+_PROGRESS = st.one_of(st.integers(0, 100), st.floats(0, 100))
 
 # -- codefast ---------------------------------------------------------------------------------
 
+_CODEFAST_QUOTA = {"daily_limit": st.just(20), "daily_limit_remaining": _COUNTS}
 _CODEFAST_JOB = {
-    "job_id": odd(_IDS),
-    "status": odd(WORDS),
-    "queue_position": odd(_COUNTS),
-    "total_in_queue": odd(_COUNTS),
-    "aspect_ratio": odd(WORDS),
-    "model": odd(WORDS),
-    "video_url": odd(WORDS),
-    "error": odd(WORDS),
-    "created_at": odd(_STAMPS),
-    "started_at": odd(_STAMPS),
-    "completed_at": odd(_STAMPS),
-    "daily_limit": odd(_COUNTS),
-    "daily_limit_remaining": odd(_COUNTS),
+    "queue_position": _COUNTS,
+    "total_in_queue": _COUNTS,
+    "aspect_ratio": st.sampled_from(["16:9", "9:16"]),
+    "model": st.sampled_from(["sora-2-landscape", "sora_video2-landscape-hd"]),
+    "video_url": _URLS,
+    "error": st.one_of(st.just(""), _TEXT),
+    "created_at": _DAY_FIRST,
+    "started_at": _DAY_FIRST,
+    "completed_at": _DAY_FIRST,
+    **_CODEFAST_QUOTA,
 }
-_CODEFAST_DETAIL = st.one_of(
-    WORDS,
-    st.lists(
-        shaped({"loc": odd(st.lists(st.one_of(WORDS, ODD_INTS), max_size=3)), "msg": odd(WORDS)}),
-        max_size=3,
-    ),
-    SCALARS,
+_CODEFAST_STATUS = st.sampled_from(["queued", "processing", "completed", "failed", "running"])
+_CODEFAST_VIDEO = answer(
+    {"job_id": _IDS}, {"video_url": _URLS, "created_at": _DAY_FIRST, "status": _CODEFAST_STATUS}
 )
+_CODEFAST_PROBLEM = answer({"loc": st.lists(st.one_of(WORDS, _COUNTS), max_size=3), "msg": _TEXT})
 CODEFAST = st.one_of(
-    shaped(_CODEFAST_JOB),
-    shaped(
-        {
-            "videos": odd(st.lists(shaped(_CODEFAST_JOB), max_size=4)),
-            "daily_limit": odd(_COUNTS),
-            "daily_limit_remaining": odd(_COUNTS),
-        }
+    answer({"job_id": _IDS, "status": _CODEFAST_STATUS}, _CODEFAST_JOB),
+    answer(
+        {"videos": st.lists(_CODEFAST_VIDEO, max_size=4)}, {"count": _COUNTS, **_CODEFAST_QUOTA}
     ),
-    shaped({"detail": _CODEFAST_DETAIL, "status": odd(WORDS)}),
+    answer({"detail": st.one_of(_TEXT, st.lists(_CODEFAST_PROBLEM, max_size=3))}),
+    answer({"status": st.sampled_from(["running", "down"])}, {"message": _TEXT}),
 )
 
 # -- soravideo --------------------------------------------------------------------------------
 
-_SORAVIDEO_TASK = shaped(
+_SORAVIDEO_TASK = answer(
+    {"task_id": _IDS},
     {
-        "task_id": odd(_IDS),
-        "status": odd(WORDS),
-        "progress": odd(st.one_of(ODD_FLOATS, ODD_INTS)),
-        "video_url": odd(WORDS),
-        "thumbnail_url": odd(WORDS),
-        "error": odd(WORDS),
-        "created_at": odd(_STAMPS),
-        "completed_at": odd(_STAMPS),
-    }
+        "status": st.sampled_from(["pending", "processing", "completed", "failed", "odd"]),
+        "progress": _PROGRESS,
+        "video_url": _URLS,
+        "thumbnail_url": _URLS,
+        "error": _TEXT,
+        "created_at": st.one_of(_ISO, _UNIX),
+        "completed_at": st.one_of(_ISO, _UNIX),
+    },
 )
-SORAVIDEO = shaped(
+_SORAVIDEO_CODES = st.sampled_from(
+    [200] * 10 + [400, 401, 404, 429, 500, 1001, 2001, 2002, 2003, 3001, 9999]
+)
+SORAVIDEO = answer(
     {
-        "code": odd(
-            st.sampled_from([200, 200, 400, 401, 404, 429, 500, 1001, 2001, 2002, 2003, 3001])
-            | ODD_INTS
-            | st.sampled_from(["200", 200.0, True])
-        ),
-        "msg": odd(WORDS),
-        "error": odd(WORDS),
-        "retryAfter": odd(st.one_of(ODD_FLOATS, ODD_INTS)),
+        "code": _SORAVIDEO_CODES,
         "data": st.one_of(
             _SORAVIDEO_TASK,
-            shaped({"url": odd(WORDS), "credits": odd(_COUNTS), "retryAfter": odd(ODD_FLOATS)}),
-            SCALARS,
+            _SORAVIDEO_TASK,
+            answer({"url": _URLS}),
+            answer({"credits": _COUNTS}),
+            answer({"retryAfter": st.floats(0, 120)}),
+            st.none(),
         ),
-    }
+    },
+    {"msg": _TEXT, "error": _TEXT, "retryAfter": st.floats(0, 120)},
 )
 
 # -- openai -----------------------------------------------------------------------------------
 
-_OPENAI_ERROR = shaped({"message": odd(WORDS), "type": odd(WORDS), "code": odd(WORDS)})
-_OPENAI_VIDEO = shaped(
+_OPENAI_ERROR = answer({"message": _TEXT}, {"type": _TEXT, "code": WORDS})
+_OPENAI_VIDEO = answer(
     {
-        "id": odd(_IDS),
-        "object": odd(st.just("video")),
-        "status": odd(WORDS),
-        "model": odd(WORDS),
-        "progress": odd(st.one_of(ODD_FLOATS, ODD_INTS)),
-        "size": odd(WORDS),
-        "seconds": odd(WORDS),
-        "created_at": odd(_STAMPS),
-        "completed_at": odd(_STAMPS),
-        "error": odd(_OPENAI_ERROR),
-    }
+        "id": _IDS,
+        "status": st.sampled_from(["queued", "in_progress", "completed", "failed", "odd"]),
+    },
+    {
+        "object": st.just("video"),
+        "model": st.sampled_from(["sora-2", "sora-2-pro"]),
+        "progress": _PROGRESS,
+        "size": st.sampled_from(["1280x720", "720x1280", "1792x1024", "640x480"]),
+        "seconds": st.sampled_from(["4", "8", "12"]),
+        "created_at": _UNIX,
+        "completed_at": st.one_of(st.none(), _UNIX),
+        "error": st.one_of(st.none(), _OPENAI_ERROR),
+    },
 )
 OPENAI = st.one_of(
     _OPENAI_VIDEO,
-    shaped(
-        {
-            "data": odd(st.lists(_OPENAI_VIDEO, max_size=4)),
-            "last_id": odd(_IDS),
-            "has_more": odd(st.booleans()),
-        }
+    answer(
+        {"data": st.lists(_OPENAI_VIDEO, max_size=4)},
+        {"object": st.just("list"), "last_id": _IDS, "has_more": st.booleans()},
     ),
-    shaped({"error": odd(_OPENAI_ERROR)}),
-    shaped({"id": odd(_IDS), "deleted": odd(st.booleans())}),
+    answer({"error": _OPENAI_ERROR}),
+    answer({"id": _IDS, "deleted": st.booleans()}, {"object": st.just("video.deleted")}),
 )
 
 SHAPED: Mapping[str, st.SearchStrategy[Any]] = {
@@ -226,7 +225,7 @@ SHAPED: Mapping[str, st.SearchStrategy[Any]] = {
     "openai": OPENAI,
 }
 PROTOCOL_KEYS = st.sampled_from(
-    sorted({*_CODEFAST_JOB, "videos", "detail", "code", "msg", "data", "url", "credits", "id"})
+    sorted({*_CODEFAST_JOB, "job_id", "status", "videos", "detail", "code", "msg", "data", "id"})
 )
 
 # -- bodies -----------------------------------------------------------------------------------
@@ -389,18 +388,47 @@ INPUT_VALUES = st.one_of(
     st.dictionaries(ODD_TEXT, SCALARS, max_size=2),
     st.sampled_from([Path("cat.png"), Path(""), object(), 1j]),
 )
-FIELD_NAMES = (
-    "prompt",
-    "image",
-    "aspect_ratio",
-    "model",
-    "duration",
-    "quality",
-    "negative_prompt",
-    "pro",
-    "size",
-    "seconds",
-)
-PARAMS = st.dictionaries(
-    st.one_of(st.sampled_from(FIELD_NAMES), ODD_TEXT), INPUT_VALUES, max_size=5
-)
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
+_IMAGES = st.sampled_from([PNG, "https://example.test/cat.png", "http://example.test/c.png"])
+#: Values each provider accepts, field by field (a combination may still be refused).
+GOOD_FIELDS: Mapping[str, Mapping[str, st.SearchStrategy[Any]]] = {
+    "codefast": {
+        "image": _IMAGES,
+        "aspect_ratio": st.sampled_from(["16:9", "9:16"]),
+        "model": st.sampled_from(["sora-2-landscape", "sora-2-portrait"]),
+    },
+    "soravideo": {
+        "image": _IMAGES,
+        "aspect_ratio": st.sampled_from(["16:9", "9:16", "1:1"]),
+        "model": st.sampled_from(["sora-2", "sora-2-pro"]),
+        "duration": st.sampled_from([10, 15, "10"]),
+        "quality": st.sampled_from(["standard", "high"]),
+        "negative_prompt": st.sampled_from(["blur", "text"]),
+        "pro": st.sampled_from([True, "true"]),
+    },
+    "openai": {
+        "image": _IMAGES,
+        "aspect_ratio": st.sampled_from(["16:9", "9:16"]),
+        "model": st.sampled_from(["sora-2", "sora-2-pro"]),
+        "duration": st.sampled_from([4, 8, 12]),
+        "pro": st.sampled_from([False, "false"]),
+        "size": st.sampled_from(["1280x720", "720x1280", "1792x1024"]),
+        "seconds": st.sampled_from([4, 8, 12, "8"]),
+    },
+}
+FIELD_NAMES = tuple(GenerationRequest.model_fields)
+PROMPTS = st.one_of(st.sampled_from(["a red fox", "ok"]), st.text(), st.text(), INPUT_VALUES)
+
+
+def params(provider: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Keyword parameters: some the provider takes, then up to two spoiled or unknown ones."""
+    return st.tuples(
+        st.fixed_dictionaries({}, optional=dict(GOOD_FIELDS[provider])),
+        st.dictionaries(
+            st.one_of(st.sampled_from(FIELD_NAMES), ODD_TEXT), INPUT_VALUES, max_size=2
+        ),
+    ).map(lambda parts: {**parts[0], **parts[1]})
+
+
+PARAMS = {name: params(name) for name in GOOD_FIELDS}
+BASES = {name: st.fixed_dictionaries({}, optional=dict(good)) for name, good in GOOD_FIELDS.items()}

@@ -22,7 +22,7 @@ from fuzz_strategies import (
     json_values,
     response,
 )
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from sora_async import (
@@ -85,21 +85,23 @@ def check_page(provider: Provider, page: VideoPage, only: frozenset[str] | None)
 
 def read_payload(provider: Provider, payload: Any) -> None:
     """Every reader of a successful answer: a valid result or a typed error."""
-    readers = [
-        lambda: check_job(provider, provider.parse_job(payload)),
-        lambda: check_page(provider, provider.parse_list(payload), None),
-        lambda: check_page(provider, provider.parse_list(payload, only=TRACKED), TRACKED),
-        lambda: check_quota(provider.parse_quota(payload)),
-        lambda: provider.parse_upload(payload).encode("utf-8"),
-        lambda: isinstance(provider.parse_check_key(payload), bool) or pytest.fail("not a bool"),
-    ]
+    readers = {
+        "job": lambda: check_job(provider, provider.parse_job(payload)),
+        "list": lambda: check_page(provider, provider.parse_list(payload), None),
+        "sweep": lambda: check_page(provider, provider.parse_list(payload, only=TRACKED), TRACKED),
+        "quota": lambda: check_quota(provider.parse_quota(payload)),
+        "upload": lambda: provider.parse_upload(payload).encode("utf-8"),
+        "key": lambda: isinstance(provider.parse_check_key(payload), bool) or pytest.fail("bool"),
+    }
     if hasattr(provider, "parse_delete"):
-        readers.append(lambda: provider.parse_delete(payload))
-    for read in readers:
+        readers["delete"] = lambda: provider.parse_delete(payload)
+    for name, read in readers.items():
         try:
             read()
         except (ResponseParseError, InvalidRequestError) as error:
             _printable(error)  # a typed error is a fine answer, if it can be shown
+        else:
+            event(f"{name} read")  # --hypothesis-show-statistics: how often each succeeds
 
 
 def read_answer(provider: Provider, answer: Any) -> None:

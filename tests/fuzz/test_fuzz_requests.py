@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fuzz_strategies import FIELD_NAMES, INPUT_VALUES, PARAMS
-from hypothesis import given
+from fuzz_strategies import BASES, PARAMS, PROMPTS
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from sora_async import GenerationRequest, InvalidRequestError
@@ -73,22 +73,20 @@ def try_submit(provider: Provider, prompt: Any, params: dict[str, Any]) -> None:
     if refused is not None:
         assert refused.field, refused
         str(refused).encode("utf-8")
+    event("refused" if refused else "built")  # --hypothesis-show-statistics
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
-@given(prompt=INPUT_VALUES, params=PARAMS)
-def test_prompt_and_keywords(name: str, prompt: Any, params: dict[str, Any]) -> None:
-    try_submit(get_provider(name), prompt, params)
+@given(data=st.data(), prompt=PROMPTS)
+def test_prompt_and_keywords(name: str, data: st.DataObject, prompt: Any) -> None:
+    try_submit(get_provider(name), prompt, data.draw(PARAMS[name], label="params"))
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
-@given(
-    base=st.fixed_dictionaries({}, optional=dict.fromkeys(FIELD_NAMES, INPUT_VALUES)),
-    overrides=PARAMS,
-)
-def test_request_and_overrides(name: str, base: dict[str, Any], overrides: dict[str, Any]) -> None:
+@given(data=st.data())
+def test_request_and_overrides(name: str, data: st.DataObject) -> None:
     try:
-        request = make_request(base.pop("prompt", "a fox"), base)
+        request = make_request("a fox", data.draw(BASES[name], label="request"))
     except InvalidRequestError:
         return
-    try_submit(get_provider(name), request, overrides)
+    try_submit(get_provider(name), request, data.draw(PARAMS[name], label="overrides"))
