@@ -23,6 +23,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._errors import APIConnectionError, DailyLimitError, SoraError
 from ._models import BatchItem, BatchStatus, GenerationRequest, Job, JobStatus, Quota
+from ._requests import make_request
 
 if TYPE_CHECKING:
     from ._client import AsyncSoraClient
@@ -174,8 +175,6 @@ class BatchRunner:
         self._untrack.clear()
 
     async def _submit(self, index: int, prompt: Prompt, params: dict[str, Any]) -> None:
-        from ._client import make_request
-
         request: GenerationRequest | None = None
         try:
             request = make_request(prompt, params)

@@ -28,7 +28,6 @@ from ._checks import (
     require_timeout,
 )
 from ._download import Downloaded, Target, check_download, existing, fetch, plan_target
-from ._download import safe_filename as safe_filename
 from ._errors import (
     APIConnectionError,
     AuthenticationError,
@@ -42,6 +41,7 @@ from ._errors import (
 )
 from ._images import prepare_image
 from ._models import BatchItem, BatchResult, GenerationRequest, Job, Quota, Video
+from ._requests import make_request
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
 from ._secrets import check_api_key, check_base_url, shown_url
@@ -708,24 +708,6 @@ class AsyncSoraClient:
         if self._provider.image_transport == "url" and image.url is None:
             image = ImageData(url=await self.upload_image(request.image))
         return image
-
-
-def make_request(prompt: str | GenerationRequest, params: dict[str, Any]) -> GenerationRequest:
-    """A checked :class:`GenerationRequest`; bad input is an :class:`InvalidRequestError`."""
-    from pydantic import ValidationError
-
-    try:
-        if isinstance(prompt, GenerationRequest):
-            return prompt.model_copy(update=params) if params else prompt
-        if not isinstance(prompt, str):
-            raise InvalidRequestError(
-                f"must be a string, not {type(prompt).__name__}", field="prompt"
-            )
-        return GenerationRequest(prompt=prompt, **params)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "request"
-        raise InvalidRequestError(first["msg"].removeprefix("Value error, "), field=field) from None
 
 
 def _ignore_updates(job: Job, error: SoraError | None) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 __all__ = [
     "BatchItem",
@@ -122,9 +123,90 @@ class Video(BaseModel):
 
 ImageInput = str | Path | bytes
 
+# A whole number as a CSV cell or a form field holds it ("10"), in ASCII digits only.
+_DIGITS = re.compile(r"[0-9]{1,9}")
+_FLAG_WORDS = {"true": True, "false": False}
+
+
+def _shown(value: object) -> str:
+    """``value`` for an error message: its repr, cut short (the input may be huge)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _sendable(text: str) -> str:
+    # A lone surrogate ("\ud800") is a valid Python string that UTF-8 cannot carry.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("holds a character UTF-8 cannot encode (a lone surrogate)") from None
+    return text
+
+
+def _text(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {type(value).__name__}")
+    return _sendable(value)
+
+
+def _prompt(value: Any) -> str:
+    if value is None:
+        raise ValueError("is required")
+    text: str = _text(value)
+    if not text.strip():
+        raise ValueError("must not be empty or blank")
+    return text
+
+
+def _whole_number(value: Any) -> Any:
+    # Strict: 10.0, True or fullwidth digits would each be a guess at what was meant.
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    raise ValueError(f"must be a whole number, not {_shown(value)}")
+
+
+def _flag(value: Any) -> bool:
+    # Strict: "no", 1 or None would each be a guess; "true"/"false" is how a CSV cell says it.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _FLAG_WORDS:
+        return _FLAG_WORDS[value.strip().lower()]
+    raise ValueError(f"must be True or False, not {_shown(value)}")
+
+
+def _image(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bytearray | memoryview):
+        value = bytes(value)
+    if isinstance(value, bytes):
+        if not value:
+            raise ValueError("is empty")
+        return value
+    if isinstance(value, str | PurePath):
+        text = str(value)
+        if not text.strip() or text == ".":
+            raise ValueError("must not be empty")
+        if "\x00" in text:
+            raise ValueError("must not hold a NUL character")
+        return _sendable(value) if isinstance(value, str) else Path(value)
+    raise ValueError(f"must be a file path, bytes or an http(s) URL, not {type(value).__name__}")
+
+
+Text = Annotated[str | None, BeforeValidator(_text)]
+WholeNumber = Annotated[int | None, BeforeValidator(_whole_number)]
+
 
 class GenerationRequest(BaseModel):
     """What to generate. Each provider checks, before sending, what it can do.
+
+    Values are taken as they are, not guessed at: ``pro`` is a bool (or the text ``"true"``
+    or ``"false"``), ``duration`` and ``seconds`` whole numbers (or ASCII digits, as a CSV
+    cell holds them). Anything else is refused when the request is built.
 
     >>> GenerationRequest(prompt="a red fox", aspect_ratio="9:16").aspect_ratio
     '9:16'
@@ -132,31 +214,16 @@ class GenerationRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    prompt: str
-    image: ImageInput | None = Field(default=None, repr=False)
-    aspect_ratio: str | None = None
-    model: str | None = None
-    duration: int | None = None
-    quality: str | None = None
-    negative_prompt: str | None = None
-    pro: bool = False
-    size: str | None = None
-    seconds: int | None = None
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty or blank")
-        return value
-
-    @field_validator("seconds", mode="before")
-    @classmethod
-    def _seconds_as_int(cls, value: Any) -> Any:
-        # openai's wire format sends seconds as a string ("8"); accept either.
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value)
-        return value
+    prompt: Annotated[str, BeforeValidator(_prompt)]
+    image: Annotated[ImageInput | None, BeforeValidator(_image), Field(repr=False)] = None
+    aspect_ratio: Text = None
+    model: Text = None
+    duration: WholeNumber = None
+    quality: Text = None
+    negative_prompt: Text = None
+    pro: Annotated[bool, BeforeValidator(_flag)] = False
+    size: Text = None
+    seconds: WholeNumber = None
 
     def set_fields(self) -> set[str]:
         """The optional parameters that were given (not left at their default)."""

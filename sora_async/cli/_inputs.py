@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from .._client import make_request
 from .._errors import InvalidRequestError
 from .._models import GenerationRequest
+from .._requests import make_request
 from ._common import UsageError
 
 __all__ = ["Entry", "InputFormat", "PromptFile", "detect_format", "open_prompts"]

@@ -10,10 +10,12 @@ from typing import Any
 
 import anyio
 
-from .._client import AsyncSoraClient, make_request, safe_filename
+from .._client import AsyncSoraClient
+from .._download import safe_filename
 from .._errors import InvalidRequestError, SoraError
 from .._journal import Journal
 from .._models import BatchItem, GenerationRequest
+from .._requests import make_request
 from ..providers import get_provider
 from ._common import UsageError
 from ._connect import Connection

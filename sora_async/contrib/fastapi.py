@@ -45,7 +45,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from .._batch import BatchProgress
-from .._client import AsyncSoraClient, make_request
+from .._client import AsyncSoraClient
 from .._errors import (
     APIConnectionError,
     APITimeoutError,
@@ -61,6 +61,7 @@ from .._errors import (
     WaitTimeoutError,
 )
 from .._models import BatchItem, Job
+from .._requests import make_request
 
 if TYPE_CHECKING:
     import socket

@@ -1,9 +1,11 @@
 """Small pieces the providers share: wire-model field types and lenient number readers.
 
 Wire models describe what a server sends, so they ignore unknown fields, read an empty
-string as "no value" and turn every timestamp into a timezone-aware datetime. The ``as_*``
-readers are for headers and for quota fields of error bodies: there a malformed value is
-ignored rather than raised, because a bad hint must never hide the real answer.
+string as "no value" and turn every timestamp into a timezone-aware datetime. They refuse
+what no later step could use: NaN and infinities, counts below zero or past 2**53, ids that
+cannot be sent back; free text keeps only what UTF-8 can carry. The ``as_*``, ``count`` and
+``limit`` readers are for headers and for quota fields: there a malformed or absurd value
+is ignored rather than raised, because a bad hint must never hide the real answer.
 """
 
 from __future__ import annotations
@@ -18,26 +20,32 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     StringConstraints,
     ValidationError,
 )
 
 from .._errors import InvalidRequestError
 from .._models import GenerationRequest, Quota
-from .base import Provider, WireModel, parse_timestamp
+from .base import Provider, WireModel, parse_timestamp, readable
 
 __all__ = [
+    "MAX_COUNT",
     "SORA_MODELS",
     "Id",
+    "OptCount",
     "OptFloat",
-    "OptInt",
     "OptStr",
     "Timestamp",
     "Wire",
+    "WireInt",
     "as_float",
     "as_int",
+    "as_wait",
+    "count",
     "from_now",
     "is_pro",
+    "limit",
     "loose",
     "next_midnight_utc",
     "quota_or_none",
@@ -45,30 +53,44 @@ __all__ = [
     "unix_time",
 ]
 
+#: The largest whole number every JSON reader keeps exact; counts past it are nonsense.
+MAX_COUNT = 2**53 - 1
+
 
 class Wire(BaseModel):
     """Base of every wire model: unknown fields are the server's business, not an error."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 def _empty_is_none(value: Any) -> Any:
     return None if value == "" else value
 
 
-def _timestamp(value: Any) -> datetime | None:
-    try:
-        return parse_timestamp(value)
-    except (OverflowError, OSError) as exc:  # absurd unix times; pydantic only catches these
-        raise ValueError(f"not a timestamp: {value!r}") from exc
+def _text_or_none(value: Any) -> Any:
+    if isinstance(value, str):
+        return readable(value) if value else None
+    return value
 
 
-OptStr = Annotated[str | None, BeforeValidator(_empty_is_none)]
-OptInt = Annotated[int | None, BeforeValidator(_empty_is_none)]
+def _sendable_id(value: Any) -> Any:
+    # An id goes back into URLs and file names: replacing a character would name another job.
+    if isinstance(value, str) and readable(value) != value:
+        raise ValueError("holds a character UTF-8 cannot encode")
+    return value
+
+
+OptStr = Annotated[str | None, BeforeValidator(_text_or_none)]
+WireInt = Annotated[int, Field(ge=-MAX_COUNT, le=MAX_COUNT)]
+OptCount = Annotated[
+    Annotated[int, Field(ge=0, le=MAX_COUNT)] | None, BeforeValidator(_empty_is_none)
+]
 OptFloat = Annotated[float | None, BeforeValidator(_empty_is_none)]
 #: An identifier: without one a job cannot be tracked, so an empty one is a parse error.
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Timestamp = Annotated[AwareDatetime | None, BeforeValidator(_timestamp)]
+Id = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1), BeforeValidator(_sendable_id)
+]
+Timestamp = Annotated[AwareDatetime | None, BeforeValidator(parse_timestamp)]
 
 
 def loose(model: type[WireModel], payload: Any) -> WireModel | None:
@@ -81,33 +103,51 @@ def loose(model: type[WireModel], payload: Any) -> WireModel | None:
 
 def as_float(value: object) -> float | None:
     """A finite number from a JSON number or a numeric string; ``None`` for anything else."""
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):  # OverflowError: an int past the float range
         return None
     return number if math.isfinite(number) else None
 
 
 def as_int(value: object) -> int | None:
-    """A whole number from a JSON number or a numeric string; ``None`` for anything else.
+    """A whole number up to ±2**53 from a JSON number or a numeric string; else ``None``.
 
-    >>> as_int("18"), as_int("1.0"), as_int("soon"), as_int(True)
-    (18, 1, None, None)
+    >>> as_int("18"), as_int("1.0"), as_int("soon"), as_int(True), as_int(10**400)
+    (18, 1, None, None, None)
     """
     number = as_float(value)
-    return int(number) if number is not None and number.is_integer() else None
+    if number is None or not number.is_integer() or abs(number) > MAX_COUNT:
+        return None
+    return int(number)
+
+
+def count(value: object) -> int | None:
+    """A count (remaining, active): a whole number from 0 to 2**53, else ``None``."""
+    number = as_int(value)
+    return number if number is not None and number >= 0 else None
+
+
+def limit(value: object) -> int | None:
+    """A limit: a whole number from 1 to 2**53, else ``None`` (0 would stop everything)."""
+    number = as_int(value)
+    return number if number is not None and number >= 1 else None
+
+
+def as_wait(value: object) -> float | None:
+    """A server's wait (seconds, milliseconds): finite and not negative, else ``None``."""
+    number = as_float(value)
+    return number if number is not None and number >= 0 else None
 
 
 def text(value: object) -> str | None:
-    """``value`` when it is a non-empty string, else ``None`` (for leniently read messages)."""
-    return value if isinstance(value, str) and value else None
+    """``value`` when it is a non-empty string, else ``None`` (for leniently read messages).
+
+    Lone surrogates are replaced, so that the text can be printed and stored.
+    """
+    return readable(value) if isinstance(value, str) and value else None
 
 
 def from_now(seconds: float | None, *, now: datetime | None = None) -> datetime | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Container, Mapping
@@ -36,6 +37,7 @@ __all__ = [
     "parse_duration",
     "parse_retry_after",
     "parse_timestamp",
+    "readable",
     "same_origin",
 ]
 
@@ -161,7 +163,13 @@ class Provider(ABC):
             raise self.unsupported(f"download variant {variant!r}")
         if not job.video_url:
             raise InvalidRequestError(f"job {job.id} has no video URL yet", field="job")
-        return httpx.Request("GET", job.video_url)
+        try:
+            return httpx.Request("GET", job.video_url)
+        except (httpx.InvalidURL, UnicodeError) as exc:  # the server's URL, not ours
+            raise InvalidRequestError(
+                f"{_shown(job.video_url)} is not a URL that can be fetched: {exc}",
+                field="video_url",
+            ) from None
 
     def content_needs_auth(self, request: httpx.Request) -> bool:
         """Whether the key may travel with a download: only to this provider's own origin.
@@ -174,7 +182,11 @@ class Provider(ABC):
     # -- reading responses ------------------------------------------------------------------
 
     def unwrap(self, response: httpx.Response) -> Any:
-        """The decoded payload of a successful answer, or the typed error it carries."""
+        """The decoded payload of a successful answer, or the typed error it carries.
+
+        Whatever the server sent, this returns or raises an :class:`APIError` or a
+        :class:`ResponseParseError`; so do the ``parse_*`` readers and :meth:`error_from`.
+        """
         body = self.decode(response)
         if response.is_error:
             raise self.error_from(response, body)
@@ -202,18 +214,27 @@ class Provider(ABC):
         return True
 
     def quota_from(self, response: httpx.Response, payload: Any) -> Quota | None:
-        """Quota carried by any answer (headers or body fields), or ``None``."""
+        """Quota carried by any answer (headers or body fields), or ``None``.
+
+        Never raises: quota is a bonus, so a malformed or absurd field (a negative limit, a
+        number past 2**53) is left out rather than failing the call it rode on.
+        """
         return None
 
     def poll_hint(self, response: httpx.Response) -> float | None:
-        """Seconds the server asks us to wait before polling again, if it said."""
+        """Seconds (finite, not negative) the server asks us to wait before polling again."""
         return parse_retry_after(response.headers.get("retry-after"))
 
     # -- helpers for subclasses --------------------------------------------------------------
 
     def url(self, name: str, **params: str) -> str:
         """The absolute URL of a named path, its ``{placeholders}`` percent-quoted."""
-        quoted = {key: _quote_segment(value) for key, value in params.items()}
+        try:
+            quoted = {key: _quote_segment(value) for key, value in params.items()}
+        except UnicodeEncodeError:
+            raise InvalidRequestError(
+                "holds a character UTF-8 cannot encode (a lone surrogate)", field="job_id"
+            ) from None
         return self.base_url + self.paths[name].format(**quoted)
 
     def unsupported(self, operation: str) -> InvalidRequestError:
@@ -244,19 +265,23 @@ class Provider(ABC):
             )
 
     def decode(self, response: httpx.Response) -> Any:
-        """The JSON body, ``None`` for an error answer that is not JSON.
+        """The JSON body, ``None`` for an error answer that is not readable JSON.
 
-        A successful answer that is not JSON is a :class:`ResponseParseError`.
+        A successful answer that is not readable JSON is a :class:`ResponseParseError`:
+        not JSON, not UTF-8, ``NaN`` or a number too large for a float, an integer of more
+        than 4,300 digits, or nesting deeper than :data:`MAX_JSON_DEPTH`.
         """
+        if not response.content:
+            return None
         try:
-            return json.loads(response.content) if response.content else None
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _loads(response.content)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
             if response.is_error:
-                return None
+                return None  # the status says what happened; the body only adds detail
             raise ResponseParseError(
                 f"{self.name}: expected JSON from {response.request.url.path}, got "
-                f"{response.headers.get('content-type', 'no content type')}: "
-                f"{excerpt(response.text)!r}",
+                f"{response.headers.get('content-type', 'no content type')} "
+                f"({_shown(_reason(exc))}): {excerpt(response.text)!r}",
                 status_code=response.status_code,
                 body=excerpt(response.text),
             ) from None
@@ -267,8 +292,8 @@ class Provider(ABC):
             return model.model_validate(payload)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-                for err in exc.errors()[:3]
+                _shown(f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}")
+                for err in exc.errors(include_url=False)[:3]
             )
             raise ResponseParseError(
                 f"{self.name}: unexpected {what} answer ({problems})", body=payload
@@ -287,6 +312,7 @@ class Provider(ABC):
         """The error for ``response``, with a readable message even for an HTML page."""
         if not message:
             message = excerpt(response.text) if response.text else response.reason_phrase or "error"
+        message = readable(message)
         if retry_after is None:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
         return error_for_status(
@@ -310,7 +336,8 @@ class Provider(ABC):
         entries = payload.get(items)
         if not isinstance(entries, list):
             return payload
-        kept = [e for e in entries if not isinstance(e, dict) or e.get(key) in only]
+        # An id that is not a string is not tracked (and may be unhashable: a list).
+        kept = [e for e in entries if not isinstance(e, dict) or _listed(e.get(key), only)]
         return {**payload, items: kept}
 
     @staticmethod
@@ -336,6 +363,76 @@ def _quote_segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def _listed(value: object, only: Container[str]) -> bool:
+    return isinstance(value, str) and value in only
+
+
+#: No protocol nests its answers more than a few levels; far deeper is an attack (each
+#: level costs stack in every reader: pydantic, repr, json.dumps of an error's body).
+MAX_JSON_DEPTH = 64
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:20]} is too large for a float")
+    return number
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _loads(content: bytes) -> Any:
+    """JSON as the standard reads it: no NaN or Infinity, no float overflow, bounded depth."""
+    value = json.loads(content, parse_float=_finite_float, parse_constant=_no_constant)
+    _check_depth(value)
+    return value
+
+
+def _check_depth(value: Any) -> None:
+    # Iterative, so that checking a deep value cannot itself exhaust the stack.
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deep"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8"
+    return str(exc)
+
+
+def _shown(value: object, limit: int = 200) -> str:
+    """``value`` for a message: text as is, anything else as its repr; cut to ``limit``."""
+    text = value if isinstance(value, str) else repr(value)
+    return readable(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def readable(text: str) -> str:
+    """``text`` with any lone surrogate replaced, so that it can be encoded, printed, stored.
+
+    JSON may carry ``"\\ud800"``; a Python string may hold it; UTF-8 cannot.
+
+    >>> readable("ok \\ud800")
+    'ok ?'
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 _DAY_FIRST = re.compile(r"^\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}:\d{2}$")
 
 
@@ -351,17 +448,23 @@ def parse_timestamp(value: object) -> datetime | None:
     """
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise ValueError(f"not a timestamp: {value!r}")
+    try:
+        return _timestamp(value)
+    except (ValueError, TypeError, OverflowError, OSError):
+        # OverflowError and OSError: unix seconds past what the platform's time_t holds.
+        raise ValueError(f"not a timestamp: {_shown(value, 60)}") from None
+
+
+def _timestamp(value: object) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(type(value).__name__)
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, tz=UTC)
-    if isinstance(value, str):
-        text = value.strip()
-        if _DAY_FIRST.match(text):
-            return datetime.strptime(text, "%d.%m.%Y %H:%M:%S").replace(tzinfo=UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise ValueError(f"not a timestamp: {value!r}")
+    text = value.strip()
+    if _DAY_FIRST.match(text):
+        return datetime.strptime(text, "%d.%m.%Y %H:%M:%S").replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -373,16 +476,16 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return _seconds(float(value))
     except ValueError:
         pass
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError, OverflowError, IndexError):  # not a date, or not one
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -398,11 +501,16 @@ def parse_duration(value: str | None) -> float | None:
         return None
     text = value.strip()
     try:
-        return float(text)
+        return _seconds(float(text))
     except ValueError:
         pass
     parts = _DURATION_PART.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         return None
     scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(number) * scale[unit] for number, unit in parts)
+    return _seconds(sum(float(number) * scale[unit] for number, unit in parts))
+
+
+def _seconds(number: float) -> float | None:
+    """A server's number of seconds, or ``None`` when it is negative, NaN or infinite."""
+    return number if math.isfinite(number) and number >= 0 else None

@@ -9,7 +9,7 @@ import httpx
 
 from .._errors import APIError, DailyLimitError, InvalidRequestError
 from .._models import GenerationRequest, Job, JobStatus, Quota, Video
-from ._wire import Id, OptInt, OptStr, Timestamp, Wire, as_int, quota_or_none
+from ._wire import Id, OptCount, OptStr, Timestamp, Wire, count, limit, quota_or_none
 from .base import ImageData, Provider, ProviderLimits, VideoPage
 
 __all__ = ["CodefastProvider"]
@@ -28,21 +28,17 @@ _IMAGE_SCHEMES = ("https://", "http://", "data:")
 
 
 class _Quota(Wire):
-    daily_limit: OptInt = None
-    daily_limit_remaining: OptInt = None
-
-    def quota(self) -> Quota | None:
-        return quota_or_none(
-            {"daily_limit": self.daily_limit, "daily_remaining": self.daily_limit_remaining}
-        )
+    # Only get_quota holds these to a type; on other answers they are read leniently.
+    daily_limit: OptCount = None
+    daily_limit_remaining: OptCount = None
 
 
-class _Job(_Quota):
+class _Job(Wire):
     # Status answers for finished jobs may be short: everything but id and status is optional.
     job_id: Id
     status: Id
-    queue_position: OptInt = None
-    total_in_queue: OptInt = None
+    queue_position: OptCount = None
+    total_in_queue: OptCount = None
     aspect_ratio: OptStr = None
     model: OptStr = None
     video_url: OptStr = None
@@ -58,7 +54,7 @@ class _Video(Wire):
     created_at: Timestamp = None
 
 
-class _VideoList(_Quota):
+class _VideoList(Wire):
     videos: list[_Video]
 
 
@@ -168,7 +164,7 @@ class CodefastProvider(Provider):
             created_at=wire.created_at,
             started_at=wire.started_at,
             completed_at=wire.completed_at,
-            quota=wire.quota(),
+            quota=_quota(payload),
         )
 
     def parse_list(self, payload: Any, *, only: Container[str] | None = None) -> VideoPage:
@@ -187,7 +183,8 @@ class CodefastProvider(Provider):
         return VideoPage(videos=videos)
 
     def parse_quota(self, payload: Any) -> Quota:
-        return self.validate_wire(_Quota, payload, "quota").quota() or Quota()
+        self.validate_wire(_Quota, payload, "quota")
+        return _quota(payload) or Quota()
 
     def parse_check_key(self, payload: Any) -> bool:
         return self.validate_wire(_KeyCheck, payload, "key check").status == "running"
@@ -198,14 +195,17 @@ class CodefastProvider(Provider):
         return self.status_error(response, body, message, kind=DailyLimitError if daily else None)
 
     def quota_from(self, response: httpx.Response, payload: Any) -> Quota | None:
-        # Read field by field and leniently: error bodies are not held to the success shape.
-        fields = payload if isinstance(payload, dict) else {}
-        remaining = as_int(fields.get("daily_limit_remaining"))
-        if response.status_code == 429 and _is_daily_limit(_detail_text(payload)):
-            remaining = 0
-        return quota_or_none(
-            {"daily_limit": as_int(fields.get("daily_limit")), "daily_remaining": remaining}
-        )
+        spent = response.status_code == 429 and _is_daily_limit(_detail_text(payload))
+        return _quota(payload, spent=spent)
+
+
+def _quota(payload: Any, *, spent: bool = False) -> Quota | None:
+    """The daily fields any answer carries, read field by field and leniently."""
+    fields = payload if isinstance(payload, dict) else {}
+    remaining = 0 if spent else count(fields.get("daily_limit_remaining"))
+    return quota_or_none(
+        {"daily_limit": limit(fields.get("daily_limit")), "daily_remaining": remaining}
+    )
 
 
 def _detail_text(body: Any) -> str | None:

@@ -15,10 +15,11 @@ from ._wire import (
     OptStr,
     Timestamp,
     Wire,
-    as_float,
-    as_int,
+    as_wait,
+    count,
     from_now,
     is_pro,
+    limit,
     loose,
     quota_or_none,
     text,
@@ -180,9 +181,11 @@ class OpenAIProvider(Provider):
 
     def list_request(self, *, cursor: str | None = None, limit: int | None = None) -> httpx.Request:
         """One page, newest first; ``cursor`` is the previous page's ``next_cursor``."""
-        if limit is not None and not 1 <= limit <= _MAX_PAGE:
+        if limit is not None and (type(limit) is not int or not 1 <= limit <= _MAX_PAGE):
             raise InvalidRequestError(
-                f"{limit} is not between 1 and {_MAX_PAGE}", field="limit", allowed=(1, _MAX_PAGE)
+                f"{limit!r} is not a whole number between 1 and {_MAX_PAGE}",
+                field="limit",
+                allowed=(1, _MAX_PAGE),
             )
         params: dict[str, str | int] = {"order": "desc"}
         if cursor:
@@ -268,8 +271,8 @@ class OpenAIProvider(Provider):
         )
 
     def poll_hint(self, response: httpx.Response) -> float | None:
-        millis = as_float(response.headers.get("openai-poll-after-ms"))
-        if millis is not None and millis >= 0:
+        millis = as_wait(response.headers.get("openai-poll-after-ms"))
+        if millis is not None:
             return millis / 1000
         return super().poll_hint(response)
 
@@ -277,8 +280,8 @@ class OpenAIProvider(Provider):
         headers = response.headers
         return quota_or_none(
             {
-                "rate_limit": as_int(headers.get("x-ratelimit-limit-requests")),
-                "rate_remaining": as_int(headers.get("x-ratelimit-remaining-requests")),
+                "rate_limit": limit(headers.get("x-ratelimit-limit-requests")),
+                "rate_remaining": count(headers.get("x-ratelimit-remaining-requests")),
                 "rate_reset": from_now(parse_duration(headers.get("x-ratelimit-reset-requests"))),
             }
         )

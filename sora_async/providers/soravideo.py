@@ -26,9 +26,11 @@ from ._wire import (
     OptStr,
     Timestamp,
     Wire,
-    as_float,
-    as_int,
+    WireInt,
+    as_wait,
+    count,
     is_pro,
+    limit,
     loose,
     next_midnight_utc,
     quota_or_none,
@@ -79,7 +81,7 @@ _QUALITIES = ("standard", "high")
 class _Envelope(Wire):
     # Only ``code`` is held to a type: the rest of an error envelope is read leniently so
     # that a surprising ``msg`` never hides the code.
-    code: int
+    code: WireInt
     msg: Any = None
     error: Any = None
     data: Any = None
@@ -95,7 +97,7 @@ class _Envelope(Wire):
         hint = self.retryAfter
         if hint is None and isinstance(self.data, dict):
             hint = self.data.get("retryAfter")
-        return as_float(hint)
+        return as_wait(hint)
 
 
 class _Task(Wire):
@@ -115,7 +117,7 @@ class _Upload(Wire):
 
 
 class _Credits(Wire):
-    credits: int
+    credits: WireInt
 
 
 class SoravideoProvider(Provider):
@@ -195,13 +197,16 @@ class SoravideoProvider(Provider):
 
     def _image_url(self, image: ImageData) -> str:
         # https, or a URL on this provider's own host: what its /upload handed back.
-        if image.url and (
-            image.url.startswith("https://")
-            or httpx.URL(image.url).host == httpx.URL(self.base_url).host
-        ):
+        if image.url and (image.url.startswith("https://") or self._own_host(image.url)):
             return image.url
         shown = repr(image.url) if image.url else "image bytes (upload them first)"
         raise InvalidRequestError(f"soravideo needs an https URL, got {shown}", field="image")
+
+    def _own_host(self, url: str) -> bool:
+        try:
+            return httpx.URL(url).host == httpx.URL(self.base_url).host
+        except (httpx.InvalidURL, UnicodeError):  # IDNAError is a UnicodeError
+            return False
 
     def upload_request(self, image: ImageData) -> httpx.Request:
         if image.data is None:
@@ -269,11 +274,11 @@ class SoravideoProvider(Provider):
     def quota_from(self, response: httpx.Response, payload: Any) -> Quota | None:
         headers = response.headers
         fields: dict[str, Any] = {
-            "rate_limit": as_int(headers.get("x-ratelimit-limit")),
-            "rate_remaining": as_int(headers.get("x-ratelimit-remaining")),
+            "rate_limit": limit(headers.get("x-ratelimit-limit")),
+            "rate_remaining": count(headers.get("x-ratelimit-remaining")),
             "rate_reset": unix_time(headers.get("x-ratelimit-reset")),
-            "concurrent_limit": as_int(headers.get("x-concurrent-limit")),
-            "concurrent_active": as_int(headers.get("x-concurrent-active")),
+            "concurrent_limit": limit(headers.get("x-concurrent-limit")),
+            "concurrent_active": count(headers.get("x-concurrent-active")),
         }
         envelope = loose(_Envelope, payload)
         if envelope is not None and envelope.code == _DAILY_LIMIT:

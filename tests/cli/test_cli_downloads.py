@@ -9,7 +9,7 @@ import httpx
 import pytest
 from cli_helpers import KEY, Invoke, Serve, one_line_error, read_results, server_args, write_prompts
 
-from sora_async._client import safe_filename
+from sora_async._download import safe_filename
 
 
 def test_batch_downloads_land_whole_and_a_rerun_skips_them(

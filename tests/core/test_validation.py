@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from core_support import simulated
+from pydantic import ValidationError
 
-from sora_async import AsyncSoraClient, InvalidRequestError
+from sora_async import AsyncSoraClient, GenerationRequest, InvalidRequestError
+from sora_async._requests import make_request
 
 pytestmark = pytest.mark.anyio
 
@@ -274,3 +277,140 @@ async def test_download_checks_its_options_before_any_request(
         assert client.simulator.counters.total == 0
     assert caught.value.field == field
     assert list(tmp_path.iterdir()) == []
+
+
+# -- keyword overrides and strict types (issue 8, item 8) -------------------------------------
+
+OVERRIDES: list[tuple[dict[str, Any], str]] = [
+    ({"prompt": ""}, "prompt"),
+    ({"prompt": "   "}, "prompt"),
+    ({"prompt": None}, "prompt"),
+    ({"prompt": 42}, "prompt"),
+    ({"pro": "no"}, "pro"),
+    ({"pro": 1}, "pro"),
+    ({"pro": None}, "pro"),
+    ({"image": 123}, "image"),
+    ({"image": ""}, "image"),
+    ({"image": "cat\x00.png"}, "image"),
+    ({"duration": 10.0}, "duration"),
+    ({"duration": True}, "duration"),
+    ({"duration": "\uff11\uff10"}, "duration"),  # fullwidth digits
+    ({"aspect_ratio": 16}, "aspect_ratio"),
+    ({"colour": "red"}, "colour"),
+]
+
+
+@pytest.mark.parametrize(("override", "field"), OVERRIDES)
+async def test_an_override_is_validated_like_a_keyword(
+    override: dict[str, Any], field: str
+) -> None:
+    async with simulated("soravideo") as client:
+        with pytest.raises(InvalidRequestError) as caught:
+            await client.submit(GenerationRequest(prompt="ok"), **override)
+        assert client.simulator is not None
+        assert client.simulator.counters.total == 0
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(("override", "field"), OVERRIDES)
+async def test_a_bad_keyword_is_refused_before_sending(
+    override: dict[str, Any], field: str
+) -> None:
+    params = {"prompt": "ok", **override}
+    async with simulated("soravideo") as client:
+        with pytest.raises(InvalidRequestError) as caught:
+            await client.submit(params.pop("prompt"), **params)
+        assert client.simulator is not None
+        assert client.simulator.counters.total == 0
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(("override", "field"), OVERRIDES)
+def test_a_request_built_directly_refuses_bad_values(override: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        GenerationRequest(**{"prompt": "ok", **override})
+    assert caught.value.errors()[0]["loc"][0] == field
+
+
+async def test_pro_no_does_not_reach_the_pro_endpoint() -> None:
+    async with simulated("soravideo") as client:
+        with pytest.raises(InvalidRequestError, match="pro"):
+            await client.submit(GenerationRequest(prompt="ok"), pro="no")
+        job = await client.submit(GenerationRequest(prompt="ok"), pro=False)
+        assert client.simulator is not None
+        assert client.simulator.counters.total == 1
+    assert job.id
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"duration": "10"}, {"duration": 10}),
+        ({"seconds": "8"}, {"seconds": 8}),
+        ({"pro": "true"}, {"pro": True}),
+        ({"pro": "False"}, {"pro": False}),
+        ({"image": Path("cat.png")}, {"image": Path("cat.png")}),
+        ({"image": bytearray(PNG)}, {"image": PNG}),
+    ],
+)
+def test_the_text_forms_a_csv_cell_holds_are_read(
+    params: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    request = make_request("ok", params)
+    assert {name: getattr(request, name) for name in expected} == expected
+    for name, value in expected.items():
+        assert type(getattr(request, name)) is type(value)
+
+
+def test_an_override_keeps_the_other_fields() -> None:
+    base = GenerationRequest(prompt="ok", aspect_ratio="9:16", duration=10)
+    request = make_request(base, {"prompt": "a fox", "duration": "15"})
+    assert (request.prompt, request.aspect_ratio, request.duration) == ("a fox", "9:16", 15)
+    assert make_request(base, {}) == base
+
+
+def test_a_request_that_skipped_validation_is_checked_again() -> None:
+    # model_construct skips pydantic's checks: submit must not trust it.
+    unchecked = GenerationRequest.model_construct(prompt="ok", pro="no")
+    with pytest.raises(InvalidRequestError) as caught:
+        make_request(unchecked, {})
+    assert caught.value.field == "pro"
+
+
+@pytest.mark.parametrize(
+    "image", ["https://[::1/cat.png", "https://\ud800/cat.png", "https://exa mple.test/x"]
+)
+async def test_an_image_url_that_cannot_be_sent_is_refused(image: str) -> None:
+    async with simulated("codefast") as client:
+        with pytest.raises(InvalidRequestError) as caught:
+            await client.submit("ok", image=image)
+        assert client.simulator is not None
+        assert client.simulator.counters.total == 0
+    assert caught.value.field == "image"
+
+
+async def test_soravideo_refuses_an_unparseable_http_url_as_input() -> None:
+    async with simulated("soravideo") as client:
+        with pytest.raises(InvalidRequestError, match="image"):
+            await client.submit("ok", image="http://[::1")
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+async def test_an_image_that_is_not_a_regular_file_is_refused(kind: str, tmp_path: Path) -> None:
+    # /dev/zero says it holds 0 bytes and never ends; a FIFO may never answer.
+    path = Path("/dev/zero")
+    if kind == "fifo":
+        path = tmp_path / "pipe.png"
+        os.mkfifo(path)
+    if not path.exists():
+        pytest.skip(f"{path} does not exist here")
+    async with simulated("codefast") as client:
+        with pytest.raises(InvalidRequestError, match="regular file"):
+            await client.submit("ok", image=path)
+
+
+async def test_a_prompt_given_twice_is_refused() -> None:
+    async with simulated("codefast") as client:
+        with pytest.raises(InvalidRequestError, match="given twice") as caught:
+            await client.submit("ok", prompt="another")
+    assert caught.value.field == "prompt"

@@ -156,8 +156,8 @@ def test_list_request(provider: OpenAIProvider, kwargs: dict[str, Any], url: str
     assert (request.method, str(request.url)) == ("GET", url)
 
 
-@pytest.mark.parametrize("limit", [0, 101, -1])
-def test_list_limit_is_checked(provider: OpenAIProvider, limit: int) -> None:
+@pytest.mark.parametrize("limit", [0, 101, -1, "5", 2.5, True])
+def test_list_limit_is_checked(provider: OpenAIProvider, limit: Any) -> None:
     with pytest.raises(InvalidRequestError, match="between 1 and 100") as info:
         provider.list_request(limit=limit)
     assert info.value.field == "limit"
