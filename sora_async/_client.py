@@ -592,11 +592,8 @@ class AsyncSoraClient:
 
     def _learn(self, answer: Answer, seq: int) -> None:
         """What one answer tells about the quota and the pauses the server asks for."""
-        try:
-            quota = self._provider.quota_from(answer.response, answer.body)
-        except (ValueError, TypeError):
-            quota = None  # quota fields are a bonus: a malformed one never fails a call
-        self._learn_quota(quota, seq)
+        # Quota fields are a bonus: providers leave out a malformed one, never raise.
+        self._learn_quota(self._provider.quota_from(answer.response, answer.body), seq)
         error = answer.error
         if isinstance(error, DailyLimitError):
             self._budget.daily_exhausted(error.reset_at)
@@ -611,10 +608,7 @@ class AsyncSoraClient:
 
     def _job_from(self, payload: Any, response: httpx.Response) -> Job:
         job = self._provider.parse_job(payload)
-        try:
-            quota = self._provider.quota_from(response, payload)
-        except (ValueError, TypeError):
-            quota = None
+        quota = self._provider.quota_from(response, payload)
         if quota is not None and not quota.is_empty:
             job = job.model_copy(update={"quota": quota})
         if job.is_terminal:

@@ -29,6 +29,7 @@ CONTRACT = {
     "APIConnectionError",
     "APITimeoutError",
     "ResponseParseError",
+    "ResponseTooLargeError",
     "JobFailedError",
     "WaitTimeoutError",
 }
