@@ -645,6 +645,12 @@ class _EventStreamResponse(StreamingResponse):
 
 # -- the router -----------------------------------------------------------------------------------
 
+_EVENTS_DESCRIPTION = (
+    "Server-Sent Events: `event: status` with the job as JSON (`data:`), now and on every "
+    'change until it ends; `event: error` with `{"error": {...}}` if following it fails; '
+    "`: keep-alive` comments while nothing changes."
+)
+
 _Service = Annotated[_SoraService, Depends(_get_service)]
 _JobId = Annotated[str, PathParam(min_length=1, max_length=256)]
 
@@ -686,7 +692,14 @@ def create_router(
     async def get_video(job_id: _JobId, service: _Service) -> Job:
         return await service.job(job_id)
 
-    @router.get("/videos/{job_id}/events", response_class=_EventStreamResponse)
+    @router.get(
+        "/videos/{job_id}/events",
+        # An explicit status: FastAPI's schema otherwise reads it from the response class's
+        # __init__, which has none here (GET /openapi.json would answer 500).
+        status_code=200,
+        response_class=_EventStreamResponse,
+        response_description=_EVENTS_DESCRIPTION,
+    )
     async def video_events(job_id: _JobId, service: _Service) -> _EventStreamResponse:
         job, subscription = await service.listen(job_id)
         return _EventStreamResponse(_events(job, subscription, ping_interval))
