@@ -709,13 +709,17 @@ def _ignore_updates(job: Job, error: SoraError | None) -> None:
 
 
 def _listed_job(video: Video) -> Job:
+    """A listed video as a job state: everything the list says (openai lists whole videos)."""
     assert video.status is not None
     return Job(
         id=video.id,
         status=video.status,
         raw_status=video.status.value,
+        progress=video.progress,
         video_url=video.video_url,
+        error=video.error,
         created_at=video.created_at,
+        completed_at=video.completed_at,
     )
 
 

@@ -18,7 +18,6 @@ from ._wire import (
     as_wait,
     count,
     from_now,
-    is_pro,
     limit,
     loose,
     quota_or_none,
@@ -35,6 +34,9 @@ _STATUSES: Mapping[str, JobStatus] = {
     "failed": JobStatus.FAILED,
 }
 
+#: The model names the official protocol lists: the two families and their dated snapshots.
+MODELS = ("sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08")
+_PRO_MODELS = ("sora-2-pro", "sora-2-pro-2025-10-06")
 _SECONDS = (4, 8, 12)
 _SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 # Each aspect ratio has a standard size (first) and sora-2-pro's larger one.
@@ -81,7 +83,9 @@ class _Video(Wire):
 class _VideoList(Wire):
     data: list[_Video]
     last_id: OptStr = None
-    has_more: bool = False
+    # The official client reads null or absent as "not said" and goes on while there is a
+    # last_id; only false ends the listing.
+    has_more: bool | None = None
 
 
 class _Deleted(Wire):
@@ -126,7 +130,7 @@ class OpenAIProvider(Provider):
             request, {"image", "aspect_ratio", "model", "duration", "pro", "size", "seconds"}
         )
         self.require_prompt_length(request.prompt, self.max_prompt_length)
-        fields = {"prompt": request.prompt, "model": "sora-2-pro" if is_pro(request) else "sora-2"}
+        fields = {"prompt": request.prompt, "model": self._model(request)}
         seconds = self._seconds(request)
         if seconds is not None:
             fields["seconds"] = str(seconds)
@@ -134,6 +138,18 @@ class OpenAIProvider(Provider):
         if size is not None:
             fields["size"] = size
         return fields
+
+    def _model(self, request: GenerationRequest) -> str:
+        """The model to send: the one named (dated snapshots too), else sora-2 or, with
+        ``pro=True``, sora-2-pro."""
+        self.require_choice("model", request.model, MODELS)
+        if request.model is None:
+            return "sora-2-pro" if request.pro else "sora-2"
+        if request.pro and request.model not in _PRO_MODELS:
+            raise InvalidRequestError(
+                f"{request.model!r} contradicts pro=True", field="model", allowed=_PRO_MODELS
+            )
+        return request.model
 
     def _seconds(self, request: GenerationRequest) -> int | None:
         # ``duration`` is the provider-neutral spelling of openai's ``seconds``.
@@ -217,7 +233,9 @@ class OpenAIProvider(Provider):
     # -- responses ----------------------------------------------------------------------------
 
     def parse_job(self, payload: Any) -> Job:
-        wire = self.validate_wire(_Video, payload, "video")
+        return self._job(self.validate_wire(_Video, payload, "video"))
+
+    def _job(self, wire: _Video) -> Job:
         status = self.map_status(wire.status, _STATUSES)
         return Job(
             id=wire.id,
@@ -238,19 +256,20 @@ class OpenAIProvider(Provider):
     def parse_list(self, payload: Any, *, only: Container[str] | None = None) -> VideoPage:
         payload = self.keep_listed(payload, "data", "id", only)
         wire = self.validate_wire(_VideoList, payload, "video list")
-        videos = []
-        for item in wire.data:
-            status = self.map_status(item.status, _STATUSES)
-            videos.append(
-                Video(
-                    id=item.id,
-                    video_url=self._video_url(item.id, status),
-                    created_at=item.created_at,
-                    status=status,
-                )
+        # Each entry is a whole video object: its progress, end time and error too.
+        videos = [
+            Video(
+                id=job.id,
+                video_url=job.video_url,
+                created_at=job.created_at,
+                status=job.status,
+                progress=job.progress,
+                completed_at=job.completed_at,
+                error=job.error,
             )
-        cursor = wire.last_id or (videos[-1].id if videos else None)
-        return VideoPage(videos=videos, next_cursor=cursor if wire.has_more else None)
+            for job in map(self._job, wire.data)
+        ]
+        return VideoPage(videos=videos, next_cursor=_next_cursor(wire, videos))
 
     def parse_delete(self, payload: Any) -> bool:
         """Whether the server says the video is gone."""
@@ -285,3 +304,14 @@ class OpenAIProvider(Provider):
                 "rate_reset": from_now(parse_duration(headers.get("x-ratelimit-reset-requests"))),
             }
         )
+
+
+def _next_cursor(wire: _VideoList, videos: list[Video]) -> str | None:
+    """Where the next page starts, as the official client pages: ``has_more: false`` or an
+    empty page ends the listing; otherwise the ``last_id`` (the last entry's id when a relay
+    says ``has_more: true`` but leaves ``last_id`` out)."""
+    if wire.has_more is False or not videos:
+        return None
+    if wire.has_more is None:
+        return wire.last_id
+    return wire.last_id or videos[-1].id

@@ -24,7 +24,10 @@ from ._protocol import ProtocolBase, reason
 from ._validate import choice, text
 
 _SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
-_MODEL_SIZES = {"sora-2": _SIZES[:2], "sora-2-pro": _SIZES}
+# The two model families and their dated snapshots (API.md section 3); pro makes larger sizes.
+_PRO_MODELS = ("sora-2-pro", "sora-2-pro-2025-10-06")
+_MODELS = ("sora-2", "sora-2-2025-10-06", "sora-2-2025-12-08", *_PRO_MODELS)
+_MODEL_SIZES = {model: _SIZES if model in _PRO_MODELS else _SIZES[:2] for model in _MODELS}
 _PHASE = {"queued": "queued", "processing": "in_progress"}
 _NO_KEY = (
     "You didn't provide an API key. You need to provide your API key in an Authorization "
@@ -156,7 +159,7 @@ class OpenAIVideos(ProtocolBase):
         job = self.engine.submit(
             key,
             prompt=prompt,
-            cost=200 if model == "sora-2-pro" else 100,
+            cost=200 if model in _PRO_MODELS else 100,
             seconds=float(seconds),
             width=width,
             height=height,

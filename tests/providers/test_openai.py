@@ -63,6 +63,11 @@ def test_minimal_create(provider: OpenAIProvider, json_body: Any) -> None:
     [
         ({"pro": True}, {"model": "sora-2-pro"}),
         ({"model": "sora-2-pro"}, {"model": "sora-2-pro"}),
+        # The dated snapshots the official protocol lists are sent as named.
+        ({"model": "sora-2-2025-10-06"}, {"model": "sora-2-2025-10-06"}),
+        ({"model": "sora-2-2025-12-08"}, {"model": "sora-2-2025-12-08"}),
+        ({"model": "sora-2-pro-2025-10-06"}, {"model": "sora-2-pro-2025-10-06"}),
+        ({"model": "sora-2-pro-2025-10-06", "pro": True}, {"model": "sora-2-pro-2025-10-06"}),
         ({"duration": 8}, {"seconds": "8"}),
         ({"seconds": 12}, {"seconds": "12"}),
         ({"seconds": "4"}, {"seconds": "4"}),
@@ -114,6 +119,8 @@ def test_image_without_bytes_or_url_is_refused(provider: OpenAIProvider) -> None
         ({"prompt": "x" * 32001}, "prompt", ["32001", "32000"]),
         ({"model": "sora-3"}, "model", ["'sora-2'", "'sora-2-pro'"]),
         ({"model": "sora-2", "pro": True}, "model", ["pro=True"]),
+        ({"model": "sora-2-2025-12-08", "pro": True}, "model", ["pro=True"]),
+        ({"model": "sora-2-2025-01-01"}, "model", ["'sora-2-2025-10-06'"]),
         ({"duration": 5}, "duration", ["4", "8", "12"]),
         ({"seconds": 10}, "seconds", ["4", "8", "12"]),
         ({"duration": 4, "seconds": 8}, "seconds", ["duration 4"]),
@@ -337,17 +344,45 @@ def test_list_page_with_more(provider: OpenAIProvider, respond: Any) -> None:
     assert page.videos[0].created_at == datetime(2025, 9, 27, 2, 51, 25, tzinfo=UTC)
 
 
+def test_listed_videos_keep_progress_end_time_and_error(provider: OpenAIProvider) -> None:
+    # openai lists whole video objects: a job settled from a list loses nothing.
+    body = {
+        "object": "list",
+        "data": [
+            VIDEO | {"id": "video_2", "status": "completed", "progress": 100, "completed_at": 1},
+            VIDEO | {"id": "video_1", "status": "in_progress", "progress": 42},
+            VIDEO | {"id": "video_0", "status": "failed", "error": {"code": "x", "message": "no"}},
+        ],
+        "has_more": False,
+    }
+    done, running, failed = provider.parse_list(body).videos
+    assert (done.progress, done.completed_at) == (100.0, datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC))
+    assert (running.progress, running.completed_at, running.error) == (42.0, None, None)
+    assert (failed.status, failed.error) == (JobStatus.FAILED, "no")
+
+
 @pytest.mark.parametrize(
     ("extra", "cursor"),
     [
         ({"last_id": "video_1", "has_more": False}, None),
         ({"has_more": True}, "video_1"),
         ({}, None),
+        # As the official client pages: null or absent has_more goes on while there is a
+        # last_id; only false (or an empty page) ends the listing.
+        ({"last_id": "video_1", "has_more": None}, "video_1"),
+        ({"last_id": "video_1"}, "video_1"),
+        ({"has_more": None}, None),
     ],
 )
 def test_list_cursor(provider: OpenAIProvider, extra: dict[str, Any], cursor: str | None) -> None:
     body = {"object": "list", "data": [VIDEO | {"id": "video_1"}]} | extra
     assert provider.parse_list(body).next_cursor == cursor
+
+
+@pytest.mark.parametrize("has_more", [True, None])
+def test_an_empty_page_ends_the_listing(provider: OpenAIProvider, has_more: bool | None) -> None:
+    body = {"object": "list", "data": [], "last_id": "video_1", "has_more": has_more}
+    assert provider.parse_list(body).next_cursor is None
 
 
 @pytest.mark.parametrize("payload", [None, {"object": "list"}, {"data": [{"id": "x"}]}])
