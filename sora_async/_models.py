@@ -15,6 +15,7 @@ __all__ = [
     "BatchItem",
     "BatchResult",
     "BatchStatus",
+    "Character",
     "GenerationRequest",
     "Job",
     "JobStatus",
@@ -137,6 +138,20 @@ class Video(BaseModel):
     progress: float | None = None
     completed_at: AwareDatetime | None = None
     error: str | None = None
+
+
+class Character(BaseModel):
+    """A character made from a short video (openai), to appear in later videos.
+
+    >>> Character(id="char_1", name="Mossy").name
+    'Mossy'
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str | None = None
+    created_at: AwareDatetime | None = None
 
 
 ImageInput = str | Path | bytes

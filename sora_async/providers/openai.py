@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import httpx
 
 from .._errors import APIError, InsufficientCreditsError, InvalidRequestError
-from .._models import GenerationRequest, Job, JobStatus, Quota, Video
+from .._models import Character, GenerationRequest, Job, JobStatus, Quota, Video
 from ._wire import (
     Id,
     OptFloat,
@@ -23,7 +23,7 @@ from ._wire import (
     quota_or_none,
     text,
 )
-from .base import ContentVariant, ImageData, Provider, VideoPage, parse_duration
+from .base import ContentVariant, ImageData, Provider, VideoFile, VideoPage, parse_duration
 
 __all__ = ["OpenAIProvider"]
 
@@ -38,6 +38,8 @@ _STATUSES: Mapping[str, JobStatus] = {
 MODELS = ("sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08")
 _PRO_MODELS = ("sora-2-pro", "sora-2-pro-2025-10-06")
 _SECONDS = (4, 8, 12)
+#: How much longer an extension may make a video (the official package's documentation).
+EXTEND_SECONDS = (4, 8, 12, 16, 20)
 _SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 # Each aspect ratio has a standard size (first) and sora-2-pro's larger one.
 _SIZES_FOR_ASPECT: Mapping[str, tuple[str, ...]] = {
@@ -88,6 +90,12 @@ class _VideoList(Wire):
     has_more: bool | None = None
 
 
+class _Character(Wire):
+    id: Id
+    name: OptStr = None
+    created_at: Timestamp = None
+
+
 class _Deleted(Wire):
     deleted: bool
 
@@ -111,6 +119,10 @@ class OpenAIProvider(Provider):
         "delete": "/videos/{video_id}",
         "content": "/videos/{video_id}/content",
         "remix": "/videos/{video_id}/remix",
+        "edit": "/videos/edits",
+        "extend": "/videos/extensions",
+        "create_character": "/videos/characters",
+        "character": "/videos/characters/{character_id}",
     }
     image_transport = "file"
     can_list = True
@@ -218,10 +230,37 @@ class OpenAIProvider(Provider):
         return httpx.Request("DELETE", self.url("delete", video_id=job_id))
 
     def remix_request(self, job_id: str, prompt: str) -> httpx.Request:
+        self._require_prompt(prompt)
+        return httpx.Request("POST", self.url("remix", video_id=job_id), json={"prompt": prompt})
+
+    def edit_request(self, job_id: str, prompt: str) -> httpx.Request:
+        """``POST /videos/edits``: a new video editing a finished one, named by its id
+        (the protocol's JSON form: ``{"prompt", "video": {"id"}}``)."""
+        self._require_prompt(prompt)
+        body = {"prompt": prompt, "video": {"id": job_id}}
+        return httpx.Request("POST", self.url("edit"), json=body)
+
+    def extend_request(self, job_id: str, prompt: str, seconds: int) -> httpx.Request:
+        """``POST /videos/extensions``: ``seconds`` more of a finished video."""
+        self._require_prompt(prompt)
+        self.require_choice("seconds", seconds, EXTEND_SECONDS)
+        body = {"prompt": prompt, "seconds": str(seconds), "video": {"id": job_id}}
+        return httpx.Request("POST", self.url("extend"), json=body)
+
+    def create_character_request(self, name: str, video: VideoFile) -> httpx.Request:
+        """``POST /videos/characters``: a named character from an uploaded video."""
+        if not name.strip():
+            raise InvalidRequestError("must not be empty or blank", field="name")
+        files = {"video": (video.filename, video.data, video.mime_type)}
+        return httpx.Request("POST", self.url("create_character"), data={"name": name}, files=files)
+
+    def character_request(self, character_id: str) -> httpx.Request:
+        return httpx.Request("GET", self.url("character", character_id=character_id))
+
+    def _require_prompt(self, prompt: str) -> None:
         if not prompt.strip():
             raise InvalidRequestError("must not be empty or blank", field="prompt")
         self.require_prompt_length(prompt, self.max_prompt_length)
-        return httpx.Request("POST", self.url("remix", video_id=job_id), json={"prompt": prompt})
 
     def content_request(self, job: Job, variant: ContentVariant = "video") -> httpx.Request:
         """The file behind a video, fetched with the key from the provider's own host."""
@@ -270,6 +309,10 @@ class OpenAIProvider(Provider):
             for job in map(self._job, wire.data)
         ]
         return VideoPage(videos=videos, next_cursor=_next_cursor(wire, videos))
+
+    def parse_character(self, payload: Any) -> Character:
+        wire = self.validate_wire(_Character, payload, "character")
+        return Character(id=wire.id, name=wire.name, created_at=wire.created_at)
 
     def parse_delete(self, payload: Any) -> bool:
         """Whether the server says the video is gone."""
