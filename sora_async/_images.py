@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import anyio
@@ -72,22 +73,10 @@ async def prepare_image(image: ImageInput, *, max_bytes: int) -> ImageData:
     """Read and check ``image``; URLs pass through (only http(s) is accepted)."""
     if isinstance(image, str) and _looks_like_url(image):
         return ImageData(url=check_image_url(image))
-    if isinstance(image, bytes):
-        data, name = image, "image"
-    else:
-        path = Path(os.fspath(image))
-        data = await _read_file(path, max_bytes, field="image")
-        name = path.stem or "image"
-    if len(data) > max_bytes:
-        raise _too_large(len(data), max_bytes, field="image")
-    mime = sniff_image_type(data)
-    if mime is None:
-        raise InvalidRequestError(
-            "is not a JPEG, PNG or WebP image (checked by its first bytes)",
-            field="image",
-            allowed=tuple(_EXTENSIONS),
-        )
-    return ImageData(data=data, mime_type=mime, filename=f"{name}.{_EXTENSIONS[mime]}")
+    data, mime, filename = await _sniffed_file(
+        image, max_bytes, field="image", sniff=sniff_image_type, extensions=_EXTENSIONS
+    )
+    return ImageData(data=data, mime_type=mime, filename=filename)
 
 
 def sniff_video_type(data: bytes) -> str | None:
@@ -108,28 +97,46 @@ _VIDEO_EXTENSIONS = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm":
 
 async def prepare_video(video: Path | str | bytes, *, max_bytes: int) -> VideoFile:
     """Read and check a video to upload (a path or bytes; a URL is not taken)."""
-    if isinstance(video, bytes | bytearray | memoryview):
-        data, name = bytes(video), "video"
-    elif isinstance(video, str | os.PathLike):
-        if isinstance(video, str) and _looks_like_url(video):
-            raise InvalidRequestError("must be a file path or bytes, not a URL", field="video")
-        path = Path(os.fspath(video))
-        data = await _read_file(path, max_bytes, field="video")
-        name = path.stem or "video"
-    else:
+    if isinstance(video, str) and _looks_like_url(video):
+        raise InvalidRequestError("must be a file path or bytes, not a URL", field="video")
+    if not isinstance(video, str | os.PathLike | bytes | bytearray | memoryview):
         raise InvalidRequestError(
             f"must be a file path or bytes, not {type(video).__name__}", field="video"
         )
+    data, mime, filename = await _sniffed_file(
+        video, max_bytes, field="video", sniff=sniff_video_type, extensions=_VIDEO_EXTENSIONS
+    )
+    return VideoFile(data=data, mime_type=mime, filename=filename)
+
+
+_KINDS = {"image": "a JPEG, PNG or WebP image", "video": "an MP4, QuickTime or WebM video"}
+
+
+async def _sniffed_file(
+    value: str | os.PathLike[str] | bytes | bytearray | memoryview,
+    max_bytes: int,
+    *,
+    field: str,
+    sniff: Callable[[bytes], str | None],
+    extensions: Mapping[str, str],
+) -> tuple[bytes, str, str]:
+    """The bytes (given, or read from a path), their sniffed MIME type and a file name."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        data, name = bytes(value), field
+    else:
+        path = Path(os.fspath(value))
+        data = await _read_file(path, max_bytes, field=field)
+        name = path.stem or field
     if len(data) > max_bytes:
-        raise _too_large(len(data), max_bytes, field="video")
-    mime = sniff_video_type(data)
+        raise _too_large(len(data), max_bytes, field=field)
+    mime = sniff(data)
     if mime is None:
         raise InvalidRequestError(
-            "is not an MP4, QuickTime or WebM video (checked by its first bytes)",
-            field="video",
-            allowed=tuple(_VIDEO_EXTENSIONS),
+            f"is not {_KINDS[field]} (checked by its first bytes)",
+            field=field,
+            allowed=tuple(extensions),
         )
-    return VideoFile(data=data, mime_type=mime, filename=f"{name}.{_VIDEO_EXTENSIONS[mime]}")
+    return data, mime, f"{name}.{extensions[mime]}"
 
 
 async def _read_file(path: Path, max_bytes: int, *, field: str) -> bytes:

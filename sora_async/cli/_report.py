@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .._models import BatchItem
-from ._common import UsageError
+from ._common import UsageError, reading
 from ._display import Summary, quota_text
 
 __all__ = ["Card", "RunTotals", "read_results", "render_report", "write_report"]
@@ -157,25 +157,16 @@ def read_results(path: Path) -> tuple[list[Card], RunTotals | None]:
     """The cards of a ``results.jsonl`` in prompt order, and its summary line, if any."""
     cards: list[Card] = []
     totals: RunTotals | None = None
-    try:
-        with path.open(encoding="utf-8-sig") as lines:
-            for number, line in enumerate(lines, start=1):
-                record = _record(path, number, line)
-                if record is None:
-                    continue
-                summary = record.get("summary")
-                if isinstance(summary, dict):
-                    totals = RunTotals.from_record(summary)
-                else:
-                    cards.append(_found(Card.from_record(record), path.parent))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a results file") from None
-    except PermissionError:
-        raise UsageError(f"{path}: permission denied") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    with reading(str(path), kind="results file"), path.open(encoding="utf-8-sig") as lines:
+        for number, line in enumerate(lines, start=1):
+            record = _record(path, number, line)
+            if record is None:
+                continue
+            summary = record.get("summary")
+            if isinstance(summary, dict):
+                totals = RunTotals.from_record(summary)
+            else:
+                cards.append(_found(Card.from_record(record), path.parent))
     if not cards:
         raise UsageError(f"{path}: holds no results")
     cards.sort(key=lambda card: (card.index is None, card.index or 0))

@@ -47,6 +47,7 @@ _SIZES_FOR_ASPECT: Mapping[str, tuple[str, ...]] = {
     "9:16": ("720x1280", "1024x1792"),
 }
 _ASPECT_FOR_SIZE = {size: aspect for aspect, sizes in _SIZES_FOR_ASPECT.items() for size in sizes}
+_VIDEO_FIELDS = set(Video.model_fields)
 _VARIANTS: tuple[ContentVariant, ...] = ("video", "thumbnail", "spritesheet")
 _MAX_PROMPT = 32000
 _MAX_PAGE = 100
@@ -297,15 +298,7 @@ class OpenAIProvider(Provider):
         wire = self.validate_wire(_VideoList, payload, "video list")
         # Each entry is a whole video object: its progress, end time and error too.
         videos = [
-            Video(
-                id=job.id,
-                video_url=job.video_url,
-                created_at=job.created_at,
-                status=job.status,
-                progress=job.progress,
-                completed_at=job.completed_at,
-                error=job.error,
-            )
+            Video.model_validate(job.model_dump(include=_VIDEO_FIELDS))
             for job in map(self._job, wire.data)
         ]
         return VideoPage(videos=videos, next_cursor=_next_cursor(wire, videos))
