@@ -2,7 +2,7 @@
 
     python examples/bulk.py --simulate                          # built-in prompts, simulator
     SORA_SIMULATE=1 python examples/bulk.py prompts.txt --out results.jsonl
-    SORA_API_KEY=... python examples/bulk.py prompts.txt        # one prompt a line
+    SORA_API_KEY=... python examples/bulk.py examples/prompts.txt  # read as the CLI reads it
 
 A prompt that fails, or that the day's quota cannot cover, is reported, never raised.
 """
@@ -10,15 +10,20 @@ A prompt that fails, or that the day's quota cannot cover, is reported, never ra
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import anyio
-from _shared import add_client_options, make_client
+from _shared import add_client_options, make_client, provider_of
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sora_async import BatchProgress
+from sora_async import BatchProgress, GenerationRequest
+from sora_async.cli._common import UsageError
+from sora_async.cli._inputs import PromptFile, detect_format
+from sora_async.providers import get_provider
+
+Prompt = str | GenerationRequest
 
 PROMPTS = [
     "A paper boat sailing down a rainy street, cinematic",
@@ -34,25 +39,43 @@ PROMPTS = [
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Generate many videos.")
-    parser.add_argument("prompts", nargs="?", type=Path, help="a text file, one prompt a line")
+    parser.add_argument(
+        "prompts",
+        nargs="?",
+        type=Path,
+        help="a .txt (a prompt a line, # comments), .csv (a prompt column) or .jsonl file",
+    )
     parser.add_argument("--out", type=Path, help="write one JSON line per prompt here")
     return add_client_options(parser).parse_args()
 
 
-def read_prompts(path: Path | None) -> Iterator[str]:
-    """The prompts, read lazily (a long file is never held in memory)."""
+def read_prompts(path: Path | None, provider: str) -> tuple[Iterable[Prompt], int]:
+    """The prompts of ``path`` exactly as ``sora-async batch`` reads them (or the list
+    above), and how many there are.
+
+    It is the command line's own reader: comments and blank lines are skipped, a CSV's
+    columns and a JSONL's keys become parameters, and the whole file is checked by the
+    provider before anything is sent. Then it is read again, lazily, for the run.
+    """
     if path is None:
-        yield from PROMPTS
-        return
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield line.strip()
+        return PROMPTS, len(PROMPTS)
+    source = PromptFile(
+        path,
+        detect_format(str(path), None),
+        name=str(path),
+        params={},
+        validate=get_provider(provider).validate,
+    )
+    try:
+        total = source.check(skip_invalid=False, warn=print)
+    except UsageError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    return source.requests(), total
 
 
 async def main(args: argparse.Namespace) -> None:
     console = Console()
-    total = None if args.prompts else len(PROMPTS)
+    prompts, total = read_prompts(args.prompts, provider_of(args))
     with Progress(
         TextColumn("[bold]videos"),
         BarColumn(),
@@ -70,7 +93,7 @@ async def main(args: argparse.Namespace) -> None:
             bar.update(
                 task,
                 completed=progress.finished,
-                total=progress.read if progress.source_done else total,
+                total=total,
                 description=(
                     f"{progress.queued} queued{waiting}, {progress.processing} running, "
                     f"{progress.failed + progress.errors} failed, {progress.skipped} skipped"
@@ -78,9 +101,7 @@ async def main(args: argparse.Namespace) -> None:
             )
 
         async with make_client(args) as client:
-            result = await client.generate_batch(
-                read_prompts(args.prompts), on_progress=on_progress
-            )
+            result = await client.generate_batch(prompts, on_progress=on_progress)
     for item in result.items:
         console.print(f"{item.index:>3} {item.status:<9} {item.video_url or item.error}")
     console.print(result.summary())

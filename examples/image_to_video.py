@@ -1,12 +1,13 @@
 """Bring a still image to life: image-to-video, with the image inline or uploaded first.
 
-    python examples/image_to_video.py --simulate        # both ways, on the embedded simulator
+    python examples/image_to_video.py --simulate        # every way, on the embedded simulator
+    python examples/image_to_video.py --simulate --provider soravideo   # one provider
     SORA_API_KEY=... python examples/image_to_video.py photo.png --provider soravideo
 
 codefast takes the image inline (a base64 data URL inside the request); soravideo takes an
-https URL, so the client uploads the image first. Given a path or bytes, the client picks the
-way the provider needs. Without an image argument this draws a small PNG (a colour gradient)
-in a temporary directory.
+https URL, so the client uploads the image first; openai takes the file itself, as a part of
+the create request. Given a path or bytes, the client picks the way the provider needs.
+Without an image argument this draws a small PNG (a colour gradient) in a temporary directory.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import zlib
 from pathlib import Path
 
 import anyio
-from _shared import add_client_options, make_client
+from _shared import PROVIDERS, add_client_options, make_client
 
 from sora_async import AsyncSoraClient
 
@@ -59,6 +60,9 @@ async def from_image(client: AsyncSoraClient, image: Path) -> str | None:
         # soravideo: the client uploads the file (POST /upload), then generates from the
         # URL the upload answered with. (await client.upload_image(image) does that step alone.)
         print(f"[{name}] uploading {image.name}, then generating from its URL")
+    elif client.provider.image_transport == "file":
+        # openai: the create request is a multipart form with the file as input_reference.
+        print(f"[{name}] sending {image.name} as a file with the request")
     else:
         # codefast: the image travels inside the request, as a base64 data URL.
         print(f"[{name}] sending {image.name} inline")
@@ -76,8 +80,12 @@ async def main(args: argparse.Namespace) -> None:
         if image is None:
             image = Path(tmp) / "gradient.png"
             image.write_bytes(png())
-        # On the simulator, both ways images travel; on a real service, the chosen one.
-        providers = ("codefast", "soravideo") if args.simulate else (args.provider,)
+        # The provider asked for; on the simulator with none asked for, every way images
+        # travel; on a real service, codefast by default.
+        if args.provider is not None:
+            providers: tuple[str, ...] = (args.provider,)
+        else:
+            providers = PROVIDERS if args.simulate else ("codefast",)
         for provider in providers:
             async with make_client(args, provider) as client:
                 await from_image(client, image)

@@ -28,7 +28,16 @@ from ._errors import (
     SoraError,
     WaitTimeoutError,
 )
-from ._models import BatchItem, BatchResult, GenerationRequest, Job, JobStatus, Quota, Video
+from ._models import (
+    BatchItem,
+    BatchResult,
+    Character,
+    GenerationRequest,
+    Job,
+    JobStatus,
+    Quota,
+    Video,
+)
 
 __version__ = "0.1.0"
 
@@ -42,6 +51,7 @@ __all__ = [
     "BatchItem",
     "BatchProgress",
     "BatchResult",
+    "Character",
     "ConcurrencyLimitError",
     "DailyLimitError",
     "GenerationRequest",

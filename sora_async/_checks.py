@@ -70,9 +70,9 @@ def require_callback(name: str, value: object) -> None:
         raise InvalidRequestError(f"must be callable, not {type(value).__name__}", field=name)
 
 
-def require_id(job_id: object) -> str:
+def require_id(job_id: object, *, field: str = "job_id") -> str:
     if not isinstance(job_id, str) or not job_id.strip():
-        raise InvalidRequestError("must be a non-empty string", field="job_id")
+        raise InvalidRequestError("must be a non-empty string", field=field)
     return job_id
 
 

@@ -39,8 +39,8 @@ from ._errors import (
     SoraError,
     WaitTimeoutError,
 )
-from ._images import prepare_image
-from ._models import BatchItem, BatchResult, GenerationRequest, Job, Quota, Video
+from ._images import prepare_image, prepare_video
+from ._models import BatchItem, BatchResult, Character, GenerationRequest, Job, Quota, Video
 from ._requests import make_request
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
@@ -54,7 +54,7 @@ from ._transport import (
     Transport,
 )
 from .providers import Provider, get_provider
-from .providers.base import ContentVariant, ImageData, ProviderLimits, VideoPage
+from .providers.base import ContentVariant, ImageData, ProviderLimits, VideoFile, VideoPage
 
 if TYPE_CHECKING:
     from .simulator import Simulator
@@ -499,10 +499,69 @@ class AsyncSoraClient:
     async def remix(self, job_id: str, prompt: str) -> Job:
         """Start a new video from a finished one with a new prompt (openai)."""
         make_request(prompt, {})
+        return await self._derive(lambda: self._provider.remix_request(require_id(job_id), prompt))
+
+    async def edit(self, job: Job | str, /, *, prompt: str) -> Job:
+        """Start a new video that edits a finished one as ``prompt`` says (openai).
+
+        It spends a generation, like :meth:`submit`, and returns the new job: follow it
+        with :meth:`wait`.
+
+        >>> night = await client.edit(job, prompt="now at night")  # doctest: +SKIP
+        >>> night = await client.wait(night)  # doctest: +SKIP
+        """
+        video_id = _video_id(job)
+        make_request(prompt, {})
+        return await self._derive(lambda: self._provider.edit_request(video_id, prompt))
+
+    async def extend(self, job: Job | str, /, *, prompt: str, seconds: int) -> Job:
+        """Start a new video that continues a finished one for ``seconds`` more (openai:
+        4, 8, 12, 16 or 20); the new job's video is the whole, longer clip.
+
+        >>> longer = await client.extend(job, prompt="the fox runs on", seconds=8)  # doctest: +SKIP
+        """
+        video_id = _video_id(job)
+        make_request(prompt, {})
+        require_number("seconds", seconds, least=1, whole=True)
+        return await self._derive(lambda: self._provider.extend_request(video_id, prompt, seconds))
+
+    async def create_character(self, *, name: str, video: str | Path | bytes) -> Character:
+        """Make a named character from a short video (a path or bytes: MP4, QuickTime or
+        WebM), for later videos (openai).
+
+        >>> mossy = await client.create_character(name="Mossy", video="mossy.mp4")  # doctest: +SKIP
+        >>> mossy.id  # doctest: +SKIP
+        'char_...'
+        """
+        if not isinstance(name, str):
+            raise InvalidRequestError(f"must be a string, not {type(name).__name__}", field="name")
+        # Refused before the file is read when the provider has no characters, or bad name.
+        self._provider.create_character_request(name, _STAND_IN_VIDEO)
+        data = await prepare_video(video, max_bytes=self._provider.max_video_bytes)
+        payload, _ = await self._call(
+            lambda: self._provider.create_character_request(name, data), submit=True
+        )
+        return self._provider.parse_character(payload)
+
+    async def get_character(self, character_id: str, /) -> Character:
+        """One character, by the id :meth:`create_character` gave (openai).
+
+        >>> await client.get_character("char_123")  # doctest: +SKIP
+        """
+        character_id = require_id(character_id, field="character_id")
+        payload, _ = await self._call(lambda: self._provider.character_request(character_id))
+        return self._provider.parse_character(payload)
+
+    async def _derive(self, build: Callable[[], httpx.Request]) -> Job:
+        """Send a call that starts a new job from another (remix, edit, extend).
+
+        Bad input, or a call the provider lacks, is refused before the budget is asked; the
+        call then spends a generation like a submit and is never resent after an ambiguous
+        failure.
+        """
+        build()
         async with self._budget.submission(wait_for_task_slot=self._follows_jobs) as ticket:
-            payload, response = await self._call(
-                lambda: self._provider.remix_request(require_id(job_id), prompt), submit=True
-            )
+            payload, response = await self._call(build, submit=True)
             job = self._job_from(payload, response)
             ticket.accepted(job.id, counted_by_server=False)
         self._follow_for_task_slot(job)
@@ -708,14 +767,26 @@ def _ignore_updates(job: Job, error: SoraError | None) -> None:
     return None
 
 
+def _video_id(job: Job | str) -> str:
+    return job.id if isinstance(job, Job) else require_id(job, field="job")
+
+
+# Asks a provider whether it makes characters at all, before a file is read.
+_STAND_IN_VIDEO = VideoFile(data=b"", mime_type="video/mp4", filename="video.mp4")
+
+
 def _listed_job(video: Video) -> Job:
+    """A listed video as a job state: everything the list says (openai lists whole videos)."""
     assert video.status is not None
     return Job(
         id=video.id,
         status=video.status,
         raw_status=video.status.value,
+        progress=video.progress,
         video_url=video.video_url,
+        error=video.error,
         created_at=video.created_at,
+        completed_at=video.completed_at,
     )
 
 

@@ -32,6 +32,7 @@ import httpx
 
 from ._checks import require_bool, require_id, short_repr
 from ._errors import InvalidRequestError
+from ._images import sniff_image_type
 from ._models import Job, JobStatus
 from ._transport import Transport
 from .providers import Provider
@@ -50,6 +51,9 @@ __all__ = [
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SUFFIX = {"video": ".mp4", "thumbnail": ".png", "spritesheet": ".jpg"}
+# A thumbnail or spritesheet named from the job id is named by what it is (servers send
+# PNG, JPEG or WebP for either): the suffix above is only the guess before its first bytes.
+_IMAGE_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 _SEPARATORS = tuple(sep for sep in (os.sep, os.altsep, "/") if sep)
 
 
@@ -142,9 +146,27 @@ def check_dest(dest: str | os.PathLike[str], *, overwrite: bool = False) -> None
 
 def existing(target: Target, *, overwrite: bool) -> Downloaded | None:
     """An earlier download to keep; ``None`` to go and fetch; an error for the user's file."""
-    if _check(target, overwrite=overwrite):
-        return Downloaded(target.path, saved=False)
+    for name in _named_alike(target):
+        if _check(name, overwrite=overwrite):
+            return Downloaded(name.path, saved=False)
     return None
+
+
+def _named_alike(target: Target) -> list[Target]:
+    """``target``, and for an image named from the job id, the names its type may give it."""
+    suffix = target.path.suffix
+    if target.named_by_user or suffix not in _IMAGE_SUFFIX.values():
+        return [target]
+    others = [target.path.with_suffix(s) for s in _IMAGE_SUFFIX.values() if s != suffix]
+    return [target, *(Target(path, named_by_user=False) for path in others)]
+
+
+def _named_by_content(target: Target, head: bytes) -> Target:
+    """An image named from the job id, with the suffix its first bytes call for."""
+    suffix = _IMAGE_SUFFIX.get(sniff_image_type(head) or "")
+    if suffix is None or len(_named_alike(target)) == 1 or target.path.suffix == suffix:
+        return target
+    return Target(target.path.with_suffix(suffix), named_by_user=False)
 
 
 def _check(target: Target, *, overwrite: bool) -> bool:
@@ -180,10 +202,17 @@ async def fetch(
     except OSError as exc:
         raise InvalidRequestError(f"cannot make {folder}: {exc.strerror}", field="dest") from None
     partial = folder / f".{target.path.name}.{secrets.token_hex(4)}.part"
+    head = bytearray()
     try:
         # "x": never through a file or link that is already there.
         async with await anyio.open_file(partial, "xb") as file:
-            await transport.download(request, file.write)
+
+            async def write(chunk: bytes) -> None:
+                head.extend(chunk[: max(0, 16 - len(head))])
+                await file.write(chunk)
+
+            await transport.download(request, write)
+        target = _named_by_content(target, bytes(head))
         saved = await anyio.to_thread.run_sync(_place, partial, target, overwrite)
     finally:
         with anyio.CancelScope(shield=True):

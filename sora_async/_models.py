@@ -15,6 +15,7 @@ __all__ = [
     "BatchItem",
     "BatchResult",
     "BatchStatus",
+    "Character",
     "GenerationRequest",
     "Job",
     "JobStatus",
@@ -76,6 +77,16 @@ class Job(BaseModel):
 
     ``raw_status`` keeps the provider's own word; an unknown one maps to ``PROCESSING``
     (not finished) rather than failing.
+
+    Two fields name the model, and neither changes once known: ``model`` is the model the
+    request asked for, as the provider spells it (codefast ``"sora-2-landscape"``, openai
+    ``"sora-2"``); ``provider_model`` is the one the provider says runs the job, where it
+    names its own (codefast's status answers: ``"sora_video2-landscape-hd"``), else ``None``.
+    Timestamps are the provider's; ``None`` where it has not said (yet).
+
+    >>> job = Job(id="j1", status="queued", raw_status="queued", model="sora-2-landscape")
+    >>> job.updated(Job(id="j1", status="completed", raw_status="completed")).model
+    'sora-2-landscape'
     """
 
     model_config = ConfigDict(frozen=True)
@@ -90,6 +101,7 @@ class Job(BaseModel):
     thumbnail_url: str | None = None
     error: str | None = None
     model: str | None = None
+    provider_model: str | None = None
     aspect_ratio: str | None = None
     created_at: AwareDatetime | None = None
     started_at: AwareDatetime | None = None
@@ -111,7 +123,11 @@ class Job(BaseModel):
 
 
 class Video(BaseModel):
-    """A video listed by ``list_videos``."""
+    """A video listed by ``list_videos``; each field ``None`` where the list does not say.
+
+    codefast lists finished videos with their URL and creation time; openai lists whole
+    video objects, so its entries also have ``progress``, ``completed_at`` and ``error``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -119,6 +135,23 @@ class Video(BaseModel):
     video_url: str | None = None
     created_at: AwareDatetime | None = None
     status: JobStatus | None = None
+    progress: float | None = None
+    completed_at: AwareDatetime | None = None
+    error: str | None = None
+
+
+class Character(BaseModel):
+    """A character made from a short video (openai), to appear in later videos.
+
+    >>> Character(id="char_1", name="Mossy").name
+    'Mossy'
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str | None = None
+    created_at: AwareDatetime | None = None
 
 
 ImageInput = str | Path | bytes

@@ -503,6 +503,40 @@ def _activity(text: str) -> AbstractContextManager[Any]:
     return Console().status(text) if sys.stdout.isatty() else nullcontext()
 
 
+# -- the results gallery -------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    results: Annotated[
+        Path,
+        typer.Argument(help="A results file written by batch --out.", show_default=False),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="The HTML page to write (default: the results file's name, .html).",
+            show_default=False,
+        ),
+    ] = None,
+    title: Annotated[str, typer.Option(help="The page's title.")] = "Videos",
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Make one self-contained HTML page of a run: a card per prompt, its video, the totals."""
+    from ._report import read_results, write_report
+
+    def work() -> int:
+        cards, totals = read_results(results)
+        page = out if out is not None else results.with_suffix(".html")
+        written = write_report(page, cards, totals, title=title, overwrite=overwrite)
+        typer.echo(f"report: {written} ({len(cards)} prompts)")
+        return EXIT_OK
+
+    _run(work)
+
+
 # -- the simulator -------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from typing import IO, Any, Literal
 from .._errors import InvalidRequestError
 from .._models import GenerationRequest
 from .._requests import make_request
-from ._common import UsageError
+from ._common import UsageError, reading
 
 __all__ = ["Entry", "InputFormat", "PromptFile", "detect_format", "open_prompts"]
 
@@ -68,17 +68,11 @@ class PromptFile:
     def entries(self) -> Iterator[Entry]:
         """Every prompt of the file, in order, read as it is consumed."""
         readers = {"txt": self._txt, "csv": self._csv, "jsonl": self._jsonl}
-        try:
-            with self.path.open(encoding="utf-8-sig", newline="") as file:
-                yield from readers[self.format](file)
-        except FileNotFoundError:
-            raise UsageError(f"{self.name}: no such file") from None
-        except IsADirectoryError:
-            raise UsageError(f"{self.name}: is a directory, not a prompt file") from None
-        except PermissionError:
-            raise UsageError(f"{self.name}: permission denied") from None
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{self.name}: not UTF-8 text ({exc.reason})") from None
+        with (
+            reading(self.name, kind="prompt file"),
+            self.path.open(encoding="utf-8-sig", newline="") as file,
+        ):
+            yield from readers[self.format](file)
 
     def requests(self) -> Iterator[GenerationRequest]:
         """The valid prompts, lazily (what the batch reads)."""

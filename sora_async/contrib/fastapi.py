@@ -257,21 +257,37 @@ class _Batch:
         self.progress = progress
 
     def view(self) -> "BatchView":
-        counts = Counter(item.status for item in self.items)
-        live = self.progress if self.progress is not None and self.state == "running" else None
+        items = sorted(self.items, key=lambda i: i.index)
+        records = [item.to_record() for item in items]
+        live = self.progress
+        if self.state != "running":
+            counts = Counter(item.status for item in items)
+            ended = (counts["completed"], counts["failed"], counts["skipped"], counts["error"])
+            waiting = (0, 0, 0)
+        elif live is None:  # nothing has happened yet
+            ended, waiting = (0, 0, 0, 0), (self.total, 0, 0)
+        else:
+            # One snapshot gives every count, so they add up to the total. Its own
+            # ``submitting`` may still hold a submit whose job is already counted as queued,
+            # so it is what is left: prompts the server has not taken yet.
+            ended = (live.completed, live.failed, live.skipped, live.errors)
+            in_flight = live.queued + live.processing
+            waiting = (max(0, self.total - in_flight - sum(ended)), live.queued, live.processing)
+        submitting, queued, processing = waiting
+        completed, failed, skipped, errors = ended
         return BatchView(
             batch_id=self.id,
             state=self.state,
             total=self.total,
-            submitting=live.submitting if live else 0,
-            queued=live.queued if live else 0,
-            processing=live.processing if live else 0,
-            completed=counts["completed"],
-            failed=counts["failed"],
-            skipped=counts["skipped"],
-            errors=counts["error"],
+            submitting=submitting,
+            queued=queued,
+            processing=processing,
+            completed=completed,
+            failed=failed,
+            skipped=skipped,
+            errors=errors,
             error=self.error,
-            items=[item.to_record() for item in sorted(self.items, key=lambda i: i.index)],
+            items=records,
         )
 
 
@@ -351,11 +367,16 @@ class _SoraService:
         return watch.job, watch.subscribe()
 
     async def _run_watch(self, watch: _Watch) -> None:
+        async def publish(job: Job) -> None:
+            if job.is_terminal and job.completed_at is None:
+                job = await self._whole(job)
+            watch.publish(job)
+
         try:
             with watch.scope:
                 # wait() shares the client's scheduler: every followed job is one poll stream,
                 # however many listeners it has.
-                await self.client.wait(watch.job, on_update=watch.publish)
+                await self.client.wait(watch.job, on_update=publish)
         except JobFailedError:
             pass  # on_update has already published the failed state
         except SoraError as error:  # tracking stopped without an end: not found, key refused...
@@ -367,6 +388,19 @@ class _SoraService:
                 del self._watches[watch.job.id]
             self._remember(watch.job)
             watch.close()
+
+    async def _whole(self, job: Job) -> Job:
+        """A finished job with the fields its last answer left out, from one status request.
+
+        A list sweep may be what saw the job end, and codefast's list names a finished
+        video without its end time: the job's last event and every later GET would lack
+        it for good.
+        """
+        try:
+            answer = await self.client.get_job(job.id)
+        except SoraError:
+            return job  # what is known is still the truth; the fields stay unknown
+        return job.updated(answer) if answer.status is job.status else job
 
     async def _fetch(self, job_id: str) -> Job:
         """One status request, shared by every caller asking for ``job_id`` meanwhile."""
@@ -401,9 +435,16 @@ class _SoraService:
     # -- batches -------------------------------------------------------------------------------
 
     def start_batch(self, prompts: list[str], params: dict[str, Any]) -> _Batch:
-        # The shared parameters are checked now, so that bad ones are a 422, not a batch error;
-        # a bad prompt is one item's error, as in any batch.
-        self.client.provider.validate(make_request("parameter check", params))
+        # Everything is checked now, so that bad input is a 422 and nothing is spent: the
+        # shared parameters once, then each prompt with them (blank, too long...).
+        validate = self.client.provider.validate
+        validate(make_request("parameter check", params))
+        for index, prompt in enumerate(prompts):
+            try:
+                validate(make_request(prompt, params))
+            except InvalidRequestError as error:
+                reason = error.message.removeprefix(f"{error.field}: ")
+                raise InvalidRequestError(reason, field=f"prompts[{index}]") from error
         batch = _Batch(id=secrets.token_hex(8), total=len(prompts))
         self._batches[batch.id] = batch
         finished = [b.id for b in self._batches.values() if b.state != "running"]
@@ -489,7 +530,12 @@ class BatchAccepted(BaseModel):
 
 
 class BatchView(BaseModel):
-    """``GET /batches/{batch_id}``: progress counts and the items finished so far."""
+    """``GET /batches/{batch_id}``: progress counts and the items finished so far.
+
+    While the batch runs, every prompt is counted once: ``submitting`` (not yet taken by
+    the provider) + ``queued`` + ``processing`` + ``completed`` + ``failed`` + ``skipped`` +
+    ``errors`` is ``total``.
+    """
 
     batch_id: str
     state: BatchState
@@ -645,6 +691,12 @@ class _EventStreamResponse(StreamingResponse):
 
 # -- the router -----------------------------------------------------------------------------------
 
+_EVENTS_DESCRIPTION = (
+    "Server-Sent Events: `event: status` with the job as JSON (`data:`), now and on every "
+    'change until it ends; `event: error` with `{"error": {...}}` if following it fails; '
+    "`: keep-alive` comments while nothing changes."
+)
+
 _Service = Annotated[_SoraService, Depends(_get_service)]
 _JobId = Annotated[str, PathParam(min_length=1, max_length=256)]
 
@@ -686,7 +738,14 @@ def create_router(
     async def get_video(job_id: _JobId, service: _Service) -> Job:
         return await service.job(job_id)
 
-    @router.get("/videos/{job_id}/events", response_class=_EventStreamResponse)
+    @router.get(
+        "/videos/{job_id}/events",
+        # An explicit status: FastAPI's schema otherwise reads it from the response class's
+        # __init__, which has none here (GET /openapi.json would answer 500).
+        status_code=200,
+        response_class=_EventStreamResponse,
+        response_description=_EVENTS_DESCRIPTION,
+    )
     async def video_events(job_id: _JobId, service: _Service) -> _EventStreamResponse:
         job, subscription = await service.listen(job_id)
         return _EventStreamResponse(_events(job, subscription, ping_interval))

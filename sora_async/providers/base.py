@@ -27,12 +27,13 @@ from .._errors import (
     error_for_status,
     excerpt,
 )
-from .._models import GenerationRequest, Job, JobStatus, Quota, Video
+from .._models import Character, GenerationRequest, Job, JobStatus, Quota, Video
 
 __all__ = [
     "ImageData",
     "Provider",
     "ProviderLimits",
+    "VideoFile",
     "VideoPage",
     "parse_duration",
     "parse_retry_after",
@@ -74,6 +75,15 @@ class ImageData:
 
 
 @dataclass(frozen=True)
+class VideoFile:
+    """A video ready to upload: its bytes, sniffed MIME type and a file name."""
+
+    data: bytes = field(repr=False)
+    mime_type: str
+    filename: str
+
+
+@dataclass(frozen=True)
 class VideoPage:
     """One page of a video listing; ``next_cursor`` is ``None`` on the last page."""
 
@@ -98,6 +108,7 @@ class Provider(ABC):
     default_paths: ClassVar[Mapping[str, str]]
     limits: ClassVar[ProviderLimits] = ProviderLimits()
     max_image_bytes: ClassVar[int] = 20 * 1024 * 1024
+    max_video_bytes: ClassVar[int] = 100 * 1024 * 1024
     #: How images travel: inline in the JSON ("inline"), as an https URL only ("url": the
     #: client uploads bytes first), or as a file or URL ("file").
     image_transport: ClassVar[Literal["inline", "url", "file"]] = "inline"
@@ -157,6 +168,20 @@ class Provider(ABC):
     def remix_request(self, job_id: str, prompt: str) -> httpx.Request:
         raise self.unsupported("remix")
 
+    def edit_request(self, job_id: str, prompt: str) -> httpx.Request:
+        """A new video that edits a finished one."""
+        raise self.unsupported("edit")
+
+    def extend_request(self, job_id: str, prompt: str, seconds: int) -> httpx.Request:
+        """A new video that continues a finished one by ``seconds``."""
+        raise self.unsupported("extend")
+
+    def create_character_request(self, name: str, video: VideoFile) -> httpx.Request:
+        raise self.unsupported("create_character")
+
+    def character_request(self, character_id: str) -> httpx.Request:
+        raise self.unsupported("get_character")
+
     def content_request(self, job: Job, variant: ContentVariant = "video") -> httpx.Request:
         """The download of a finished job's file (by default its ``video_url``, no auth)."""
         if variant != "video":
@@ -209,6 +234,9 @@ class Provider(ABC):
 
     def parse_upload(self, payload: Any) -> str:
         raise self.unsupported("upload_image")
+
+    def parse_character(self, payload: Any) -> Character:
+        raise self.unsupported("characters")
 
     def parse_check_key(self, payload: Any) -> bool:
         return True

@@ -151,6 +151,10 @@ class CodefastProvider(Provider):
 
     def parse_job(self, payload: Any) -> Job:
         wire = self.validate_wire(_Job, payload, "job")
+        # The submit answer echoes the requested model; status answers name the one that
+        # runs the job instead ("sora_video2-landscape-hd"), so the requested one is read
+        # back from the aspect ratio there.
+        requested = wire.model in _ASPECT_FOR_MODEL
         return Job(
             id=wire.job_id,
             status=self.map_status(wire.status, _STATUSES),
@@ -159,7 +163,8 @@ class CodefastProvider(Provider):
             queue_size=wire.total_in_queue,
             video_url=wire.video_url,
             error=wire.error,
-            model=wire.model,
+            model=wire.model if requested else _MODEL_FOR_ASPECT.get(wire.aspect_ratio or ""),
+            provider_model=None if requested else wire.model,
             aspect_ratio=wire.aspect_ratio,
             created_at=wire.created_at,
             started_at=wire.started_at,

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import httpx
 
 from .._errors import APIError, InsufficientCreditsError, InvalidRequestError
-from .._models import GenerationRequest, Job, JobStatus, Quota, Video
+from .._models import Character, GenerationRequest, Job, JobStatus, Quota, Video
 from ._wire import (
     Id,
     OptFloat,
@@ -18,13 +18,12 @@ from ._wire import (
     as_wait,
     count,
     from_now,
-    is_pro,
     limit,
     loose,
     quota_or_none,
     text,
 )
-from .base import ContentVariant, ImageData, Provider, VideoPage, parse_duration
+from .base import ContentVariant, ImageData, Provider, VideoFile, VideoPage, parse_duration
 
 __all__ = ["OpenAIProvider"]
 
@@ -35,7 +34,12 @@ _STATUSES: Mapping[str, JobStatus] = {
     "failed": JobStatus.FAILED,
 }
 
+#: The model names the official protocol lists: the two families and their dated snapshots.
+MODELS = ("sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08")
+_PRO_MODELS = ("sora-2-pro", "sora-2-pro-2025-10-06")
 _SECONDS = (4, 8, 12)
+#: How much longer an extension may make a video (the official package's documentation).
+EXTEND_SECONDS = (4, 8, 12, 16, 20)
 _SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
 # Each aspect ratio has a standard size (first) and sora-2-pro's larger one.
 _SIZES_FOR_ASPECT: Mapping[str, tuple[str, ...]] = {
@@ -43,6 +47,7 @@ _SIZES_FOR_ASPECT: Mapping[str, tuple[str, ...]] = {
     "9:16": ("720x1280", "1024x1792"),
 }
 _ASPECT_FOR_SIZE = {size: aspect for aspect, sizes in _SIZES_FOR_ASPECT.items() for size in sizes}
+_VIDEO_FIELDS = set(Video.model_fields)
 _VARIANTS: tuple[ContentVariant, ...] = ("video", "thumbnail", "spritesheet")
 _MAX_PROMPT = 32000
 _MAX_PAGE = 100
@@ -81,7 +86,15 @@ class _Video(Wire):
 class _VideoList(Wire):
     data: list[_Video]
     last_id: OptStr = None
-    has_more: bool = False
+    # The official client reads null or absent as "not said" and goes on while there is a
+    # last_id; only false ends the listing.
+    has_more: bool | None = None
+
+
+class _Character(Wire):
+    id: Id
+    name: OptStr = None
+    created_at: Timestamp = None
 
 
 class _Deleted(Wire):
@@ -107,6 +120,10 @@ class OpenAIProvider(Provider):
         "delete": "/videos/{video_id}",
         "content": "/videos/{video_id}/content",
         "remix": "/videos/{video_id}/remix",
+        "edit": "/videos/edits",
+        "extend": "/videos/extensions",
+        "create_character": "/videos/characters",
+        "character": "/videos/characters/{character_id}",
     }
     image_transport = "file"
     can_list = True
@@ -126,7 +143,7 @@ class OpenAIProvider(Provider):
             request, {"image", "aspect_ratio", "model", "duration", "pro", "size", "seconds"}
         )
         self.require_prompt_length(request.prompt, self.max_prompt_length)
-        fields = {"prompt": request.prompt, "model": "sora-2-pro" if is_pro(request) else "sora-2"}
+        fields = {"prompt": request.prompt, "model": self._model(request)}
         seconds = self._seconds(request)
         if seconds is not None:
             fields["seconds"] = str(seconds)
@@ -134,6 +151,18 @@ class OpenAIProvider(Provider):
         if size is not None:
             fields["size"] = size
         return fields
+
+    def _model(self, request: GenerationRequest) -> str:
+        """The model to send: the one named (dated snapshots too), else sora-2 or, with
+        ``pro=True``, sora-2-pro."""
+        self.require_choice("model", request.model, MODELS)
+        if request.model is None:
+            return "sora-2-pro" if request.pro else "sora-2"
+        if request.pro and request.model not in _PRO_MODELS:
+            raise InvalidRequestError(
+                f"{request.model!r} contradicts pro=True", field="model", allowed=_PRO_MODELS
+            )
+        return request.model
 
     def _seconds(self, request: GenerationRequest) -> int | None:
         # ``duration`` is the provider-neutral spelling of openai's ``seconds``.
@@ -202,10 +231,37 @@ class OpenAIProvider(Provider):
         return httpx.Request("DELETE", self.url("delete", video_id=job_id))
 
     def remix_request(self, job_id: str, prompt: str) -> httpx.Request:
+        self._require_prompt(prompt)
+        return httpx.Request("POST", self.url("remix", video_id=job_id), json={"prompt": prompt})
+
+    def edit_request(self, job_id: str, prompt: str) -> httpx.Request:
+        """``POST /videos/edits``: a new video editing a finished one, named by its id
+        (the protocol's JSON form: ``{"prompt", "video": {"id"}}``)."""
+        self._require_prompt(prompt)
+        body = {"prompt": prompt, "video": {"id": job_id}}
+        return httpx.Request("POST", self.url("edit"), json=body)
+
+    def extend_request(self, job_id: str, prompt: str, seconds: int) -> httpx.Request:
+        """``POST /videos/extensions``: ``seconds`` more of a finished video."""
+        self._require_prompt(prompt)
+        self.require_choice("seconds", seconds, EXTEND_SECONDS)
+        body = {"prompt": prompt, "seconds": str(seconds), "video": {"id": job_id}}
+        return httpx.Request("POST", self.url("extend"), json=body)
+
+    def create_character_request(self, name: str, video: VideoFile) -> httpx.Request:
+        """``POST /videos/characters``: a named character from an uploaded video."""
+        if not name.strip():
+            raise InvalidRequestError("must not be empty or blank", field="name")
+        files = {"video": (video.filename, video.data, video.mime_type)}
+        return httpx.Request("POST", self.url("create_character"), data={"name": name}, files=files)
+
+    def character_request(self, character_id: str) -> httpx.Request:
+        return httpx.Request("GET", self.url("character", character_id=character_id))
+
+    def _require_prompt(self, prompt: str) -> None:
         if not prompt.strip():
             raise InvalidRequestError("must not be empty or blank", field="prompt")
         self.require_prompt_length(prompt, self.max_prompt_length)
-        return httpx.Request("POST", self.url("remix", video_id=job_id), json={"prompt": prompt})
 
     def content_request(self, job: Job, variant: ContentVariant = "video") -> httpx.Request:
         """The file behind a video, fetched with the key from the provider's own host."""
@@ -217,7 +273,9 @@ class OpenAIProvider(Provider):
     # -- responses ----------------------------------------------------------------------------
 
     def parse_job(self, payload: Any) -> Job:
-        wire = self.validate_wire(_Video, payload, "video")
+        return self._job(self.validate_wire(_Video, payload, "video"))
+
+    def _job(self, wire: _Video) -> Job:
         status = self.map_status(wire.status, _STATUSES)
         return Job(
             id=wire.id,
@@ -238,19 +296,16 @@ class OpenAIProvider(Provider):
     def parse_list(self, payload: Any, *, only: Container[str] | None = None) -> VideoPage:
         payload = self.keep_listed(payload, "data", "id", only)
         wire = self.validate_wire(_VideoList, payload, "video list")
-        videos = []
-        for item in wire.data:
-            status = self.map_status(item.status, _STATUSES)
-            videos.append(
-                Video(
-                    id=item.id,
-                    video_url=self._video_url(item.id, status),
-                    created_at=item.created_at,
-                    status=status,
-                )
-            )
-        cursor = wire.last_id or (videos[-1].id if videos else None)
-        return VideoPage(videos=videos, next_cursor=cursor if wire.has_more else None)
+        # Each entry is a whole video object: its progress, end time and error too.
+        videos = [
+            Video.model_validate(job.model_dump(include=_VIDEO_FIELDS))
+            for job in map(self._job, wire.data)
+        ]
+        return VideoPage(videos=videos, next_cursor=_next_cursor(wire, videos))
+
+    def parse_character(self, payload: Any) -> Character:
+        wire = self.validate_wire(_Character, payload, "character")
+        return Character(id=wire.id, name=wire.name, created_at=wire.created_at)
 
     def parse_delete(self, payload: Any) -> bool:
         """Whether the server says the video is gone."""
@@ -285,3 +340,14 @@ class OpenAIProvider(Provider):
                 "rate_reset": from_now(parse_duration(headers.get("x-ratelimit-reset-requests"))),
             }
         )
+
+
+def _next_cursor(wire: _VideoList, videos: list[Video]) -> str | None:
+    """Where the next page starts, as the official client pages: ``has_more: false`` or an
+    empty page ends the listing; otherwise the ``last_id`` (the last entry's id when a relay
+    says ``has_more: true`` but leaves ``last_id`` out)."""
+    if wire.has_more is False or not videos:
+        return None
+    if wire.has_more is None:
+        return wire.last_id
+    return wire.last_id or videos[-1].id

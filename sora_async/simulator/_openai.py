@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from ._asgi import Call, Request, Response, Router
@@ -19,12 +20,16 @@ from ._errors import (
 )
 from ._formats import go_duration
 from ._media import mp4, png
-from ._multipart import parse_form
-from ._protocol import ProtocolBase, reason
+from ._multipart import FormPart, parse_form
+from ._protocol import Context, ProtocolBase, reason
 from ._validate import choice, text
 
 _SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
-_MODEL_SIZES = {"sora-2": _SIZES[:2], "sora-2-pro": _SIZES}
+_EXTEND_SECONDS = ("4", "8", "12", "16", "20")
+# The two model families and their dated snapshots (API.md section 3); pro makes larger sizes.
+_PRO_MODELS = ("sora-2-pro", "sora-2-pro-2025-10-06")
+_MODELS = ("sora-2", "sora-2-2025-10-06", "sora-2-2025-12-08", *_PRO_MODELS)
+_MODEL_SIZES = {model: _SIZES if model in _PRO_MODELS else _SIZES[:2] for model in _MODELS}
 _PHASE = {"queued": "queued", "processing": "in_progress"}
 _NO_KEY = (
     "You didn't provide an API key. You need to provide your API key in an Authorization "
@@ -54,15 +59,24 @@ def _error(
 
 
 class OpenAIVideos(ProtocolBase):
-    """``/videos``: create, retrieve, list, delete, content, remix."""
+    """``/videos``: create, retrieve, list, delete, content, remix, edit, extend, characters."""
 
     name = "openai"
     prefix = "/v1"
     host = "openai.sim"
 
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self._characters: dict[str, tuple[str, dict[str, Any]]] = {}  # id -> (key, character)
+
     def add_routes(self, router: Router) -> None:
         self.route(router, "POST", "/videos", "submit", self._create)
         self.route(router, "GET", "/videos", "list", self._list)
+        # Before /videos/{video_id}...: first match wins, and these are literal paths.
+        self.route(router, "POST", "/videos/edits", "edit", self._edit)
+        self.route(router, "POST", "/videos/extensions", "extend", self._extend)
+        self.route(router, "POST", "/videos/characters", "create_character", self._new_character)
+        self.route(router, "GET", "/videos/characters/{character_id}", "character", self._character)
         self.route(router, "GET", "/videos/{video_id}", "status", self._retrieve)
         self.route(router, "DELETE", "/videos/{video_id}", "delete", self._delete)
         self.route(router, "GET", "/videos/{video_id}/content", "content", self._content)
@@ -107,7 +121,8 @@ class OpenAIVideos(ProtocolBase):
     # -- routes ---------------------------------------------------------------------------
 
     def _create(self, call: Call) -> Response:
-        fields = self._create_fields(call.request)
+        fields, files = self._fields(call.request)
+        _check_reference(fields, files)
         prompt = text(fields, "prompt", max_len=32000)
         assert prompt is not None  # required=True
         model = choice(fields, "model", tuple(_MODEL_SIZES), "sora-2")
@@ -117,30 +132,31 @@ class OpenAIVideos(ProtocolBase):
             raise BadRequest(f"size {size} requires sora-2-pro", param="size", value=size)
         return self._start(call.key, prompt=prompt, model=model, seconds=seconds, size=size)
 
-    def _create_fields(self, request: Request) -> dict[str, Any]:
-        """The create parameters from a JSON body or a multipart form."""
-        if request.content_type.lower().startswith("multipart/"):
-            try:
-                form = parse_form(request.content_type, request.body)
-            except ValueError as exc:
-                raise BadRequest("the multipart body could not be parsed") from exc
-            fields: dict[str, Any] = {
-                name: part.text for name, part in form.items() if part.filename is None
-            }
-            reference = form.get("input_reference")
-            if reference is not None and reference.filename is not None and not reference.data:
-                raise BadRequest("input_reference is empty", param="input_reference")
-            return fields
-        body = self.json_body(request)
-        reference = body.get("input_reference")
-        if reference is not None and not (
-            isinstance(reference, dict) and isinstance(reference.get("image_url"), str)
-        ):
-            raise BadRequest(
-                "input_reference must be a file or an object with image_url",
-                param="input_reference",
-            )
-        return body
+    def _fields(self, request: Request) -> tuple[dict[str, Any], dict[str, FormPart]]:
+        """The fields of a JSON body or a multipart form, and the form's files.
+
+        The official package sends an object in a form as bracketed names
+        (``video[id]=...``): they are read back as ``{"video": {"id": ...}}``.
+        """
+        if not request.content_type.lower().startswith("multipart/"):
+            return self.json_body(request), {}
+        try:
+            form = parse_form(request.content_type, request.body)
+        except ValueError as exc:
+            raise BadRequest("the multipart body could not be parsed") from exc
+        fields: dict[str, Any] = {}
+        for name, part in form.items():
+            if part.filename is not None:
+                continue
+            outer, bracket, inner = name.partition("[")
+            if bracket and inner.endswith("]") and "[" not in inner:
+                nested = fields.setdefault(outer, {})
+                if isinstance(nested, dict):
+                    nested[inner[:-1]] = part.text
+            else:
+                fields[name] = part.text
+        files = {name: part for name, part in form.items() if part.filename is not None}
+        return fields, files
 
     def _start(
         self,
@@ -156,7 +172,7 @@ class OpenAIVideos(ProtocolBase):
         job = self.engine.submit(
             key,
             prompt=prompt,
-            cost=200 if model == "sora-2-pro" else 100,
+            cost=200 if model in _PRO_MODELS else 100,
             seconds=float(seconds),
             width=width,
             height=height,
@@ -268,8 +284,7 @@ class OpenAIVideos(ProtocolBase):
 
     def _remix(self, call: Call) -> Response:
         source = self._owned(call)
-        if self.engine.state(source).phase != "completed":
-            raise BadRequest("Only completed videos can be remixed.", param="video_id")
+        _require_completed(self.engine.state(source).phase, "remixed", "video_id")
         body = self.json_body(call.request)
         prompt = text(body, "prompt", max_len=32000)
         assert prompt is not None  # required=True
@@ -282,3 +297,100 @@ class OpenAIVideos(ProtocolBase):
             size=meta["size"],
             remixed_from=source.id,
         )
+
+    def _edit(self, call: Call) -> Response:
+        fields, files = self._fields(call.request)
+        prompt = text(fields, "prompt", max_len=32000)
+        assert prompt is not None  # required=True
+        meta = self._source(call, fields, files, "edited")
+        return self._start(
+            call.key, prompt=prompt, model=meta["model"], seconds=meta["seconds"], size=meta["size"]
+        )
+
+    def _extend(self, call: Call) -> Response:
+        fields, files = self._fields(call.request)
+        prompt = text(fields, "prompt", max_len=32000)
+        assert prompt is not None  # required=True
+        if fields.get("seconds") is None:
+            raise BadRequest("seconds is required", param="seconds")
+        more = choice(fields, "seconds", _EXTEND_SECONDS, "4")
+        meta = self._source(call, fields, files, "extended")
+        # The new video is the whole, stitched clip.
+        seconds = str(int(meta["seconds"]) + int(more))
+        return self._start(
+            call.key, prompt=prompt, model=meta["model"], seconds=seconds, size=meta["size"]
+        )
+
+    def _source(
+        self, call: Call, fields: dict[str, Any], files: dict[str, FormPart], verb: str
+    ) -> dict[str, Any]:
+        """The video an edit or extension starts from: an uploaded file, or ``{"id"}`` of
+        one of the key's completed videos. Returns its model, seconds and size."""
+        upload = files.get("video")
+        if upload is not None:
+            if not _looks_like_video(upload.data):
+                raise BadRequest("video must be an MP4, QuickTime or WebM file", param="video")
+            return {"model": "sora-2", "seconds": "4", "size": _SIZES[0]}
+        reference = fields.get("video")
+        video_id = reference.get("id") if isinstance(reference, dict) else None
+        if not isinstance(video_id, str) or not video_id:
+            raise BadRequest("video must be a file or an object with an id", param="video")
+        job = self.engine.get(video_id, call.key)
+        if job is None:
+            raise NotFound(f"Video with id '{video_id}' not found.", code="video_not_found")
+        _require_completed(self.engine.state(job).phase, verb, "video")
+        return job.meta
+
+    def _new_character(self, call: Call) -> Response:
+        fields, files = self._fields(call.request)
+        name = text(fields, "name", max_len=256)
+        upload = files.get("video")
+        if upload is None:
+            raise BadRequest("video is required", param="video")
+        if not _looks_like_video(upload.data):
+            raise BadRequest("video must be an MP4, QuickTime or WebM file", param="video")
+        character_id = f"char_{uuid.uuid4().hex}"
+        character = {
+            "id": character_id,
+            "object": "character",
+            "created_at": int(self.engine.wall(self.engine.now())),
+            "name": name,
+        }
+        self._characters[character_id] = (call.key, character)
+        return Response.json(character)
+
+    def _character(self, call: Call) -> Response:
+        character_id = call.params["character_id"]
+        key, character = self._characters.get(character_id, ("", {}))
+        if key != call.key:
+            message = f"Character with id '{character_id}' not found."
+            raise NotFound(message, code="character_not_found")
+        return Response.json(character)
+
+
+def _require_completed(phase: str, verb: str, param: str) -> None:
+    if phase != "completed":
+        raise BadRequest(f"Only completed videos can be {verb}.", param=param)
+
+
+def _check_reference(fields: dict[str, Any], files: dict[str, FormPart]) -> None:
+    """``input_reference``: a non-empty file, or ``{"image_url"}`` / ``{"file_id"}``."""
+    upload = files.get("input_reference")
+    if upload is not None:
+        if not upload.data:
+            raise BadRequest("input_reference is empty", param="input_reference")
+        return
+    reference = fields.get("input_reference")
+    if reference is None:
+        return
+    if not isinstance(reference, dict) or not any(
+        isinstance(reference.get(name), str) and reference[name]
+        for name in ("image_url", "file_id")
+    ):
+        raise BadRequest(
+            "input_reference must be a file or an object with image_url", param="input_reference"
+        )
+
+
+def _looks_like_video(data: bytes) -> bool:
+    return data[4:8] == b"ftyp" or data.startswith(b"\x1a\x45\xdf\xa3")

@@ -17,13 +17,17 @@ RouteName = Literal[
     "delete",
     "content",
     "remix",
+    "edit",
+    "extend",
+    "create_character",
+    "character",
     "file",
 ]
 """The route names used by counters and fault filters."""
 
 ROUTE_NAMES: frozenset[str] = frozenset(get_args(RouteName))
 
-CREATE_ROUTES: frozenset[str] = frozenset({"submit", "remix"})
+CREATE_ROUTES: frozenset[str] = frozenset({"submit", "remix", "edit", "extend"})
 """Routes whose success creates a job (and spends quota)."""
 
 POLL_ROUTES: frozenset[str] = frozenset({"status", "list"})

@@ -183,10 +183,14 @@ async def test_a_disconnect_drops_its_listener_but_the_job_is_still_followed() -
         assert client_on(app).tracked_job(job["id"]) is not None
 
 
+COUNTS = ("submitting", "queued", "processing", "completed", "failed", "skipped", "errors")
+
+
 async def test_batches_run_in_the_background_and_report_progress() -> None:
     clock = ManualClock()
     app = make_app(simulate=True, clock=clock, time_scale=0.005, fail_prompts_containing="storm")
-    prompts = ["a calm sea", "a storm at sea", "a harbour at dawn", "   "]
+    prompts = ["a calm sea", "a storm at sea", "a harbour at dawn", "a lighthouse"]
+    views: list[dict[str, Any]] = []
     async with running(app) as http:
         accepted = await http.post("/batches", json={"prompts": prompts, "aspect_ratio": "16:9"})
         assert accepted.status_code == 202
@@ -196,13 +200,14 @@ async def test_batches_run_in_the_background_and_report_progress() -> None:
             with anyio.fail_after(10):
                 while True:
                     view: dict[str, Any] = (await http.get(f"/batches/{batch_id}")).json()
+                    views.append(view)
                     if condition(view):
                         return view
                     await anyio.sleep(0.01)
 
-        # Time stands still: the blank prompt is an error, and three jobs wait in the queue.
-        pending = await view_when(lambda view: (view["queued"], view["errors"]) == (3, 1))
-        assert (pending["state"], pending["total"]) == ("running", 4)
+        # Time stands still: the four jobs wait in the queue, and nothing is left to submit.
+        pending = await view_when(lambda view: view["queued"] == 4)
+        assert (pending["state"], pending["total"], pending["submitting"]) == ("running", 4, 0)
         assert pending["completed"] == pending["failed"] == pending["processing"] == 0
         clock.advance(10)  # 2,000 simulated seconds: every job has ended
         view = await view_when(lambda view: view["state"] != "running")
@@ -210,14 +215,28 @@ async def test_batches_run_in_the_background_and_report_progress() -> None:
         before = status_requests(app)
         finished = [(await http.get(f"/videos/{job_id}")).json() for job_id in job_ids]
         assert status_requests(app) == before  # finished jobs are remembered
+    # Every view counts each prompt once, however early it was taken.
+    assert [sum(v[name] for name in COUNTS) for v in views] == [4] * len(views)
     assert view["state"] == "finished"
-    # A blank prompt is one item's error, not a refused batch.
-    assert (view["completed"], view["failed"], view["skipped"], view["errors"]) == (2, 1, 0, 1)
+    assert (view["completed"], view["failed"], view["skipped"], view["errors"]) == (3, 1, 0, 0)
     assert (view["queued"], view["processing"], view["submitting"]) == (0, 0, 0)
     assert [item["index"] for item in view["items"]] == [0, 1, 2, 3]
     statuses = [item["status"] for item in view["items"]]
-    assert statuses == ["completed", "failed", "completed", "error"]
-    assert [job["status"] for job in finished] == ["completed", "failed", "completed"]
+    assert statuses == ["completed", "failed", "completed", "completed"]
+    assert [job["status"] for job in finished] == ["completed", "failed", "completed", "completed"]
+
+
+async def test_a_bad_prompt_refuses_the_whole_batch_before_anything_is_sent() -> None:
+    app = make_app(simulate=True, **NO_POLLS)
+    async with running(app) as http:
+        blank = await http.post("/batches", json={"prompts": ["a calm sea", "a crow", "   "]})
+        long = await http.post("/batches", json={"prompts": ["a fox", "x" * 5000]})
+        counters = simulator_of(client_on(app)).counters
+        assert counters.submits == 0
+    assert blank.status_code == long.status_code == 422
+    assert blank.json()["error"]["field"] == "prompts[2]"
+    assert "empty or blank" in blank.json()["error"]["message"]
+    assert long.json()["error"]["field"] == "prompts[1]"
 
 
 async def test_an_apps_own_lifespan_runs_inside_with_the_client_open() -> None:

@@ -65,6 +65,22 @@ def test_error_tree() -> None:
             assert issubclass(cls, e.SoraError), name
 
 
+def test_the_openai_calls_take_their_options_by_keyword() -> None:
+    # The job (or id) comes first; everything else is named, as everywhere in the client.
+    assert "Character" in sora_async.__all__
+    client = sora_async.AsyncSoraClient
+    expected = {
+        client.edit: ["prompt"],
+        client.extend: ["prompt", "seconds"],
+        client.create_character: ["name", "video"],
+    }
+    for method, names in expected.items():
+        params = inspect.signature(method).parameters.values()
+        keyword = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        assert keyword == names, method.__name__
+        assert method.__doc__ is not None and ">>>" in method.__doc__
+
+
 def test_job_status_values() -> None:
     assert [s.value for s in sora_async.JobStatus] == [
         "queued",

@@ -3,6 +3,7 @@ and the Python blocks of docs/fastapi.md and docs/testing.md pass as test module
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import queue
@@ -63,7 +64,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     """Every example run, started at once (they are independent); a test waits for its own."""
     tmp = tmp_path_factory.mktemp("bulk")
     prompts, results = tmp / "prompts.txt", tmp / "results.jsonl"
-    prompts.write_text("a red fox\n\na paper boat\n", encoding="utf-8")
+    # As `sora-async batch` reads it: two prompts, a blank line and comments skipped.
+    prompts.write_text("# scenes\na red fox\n\n# a comment, not a prompt\na paper boat\n")
     docs = tmp_path_factory.mktemp("docs")
     for page in DOC_PAGES:
         # Each page's blocks, in order, make one module: a failure names its page.
@@ -74,6 +76,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         "bulk": start("examples/bulk.py", SORA_SIMULATE="1"),
         "bulk-file": start("examples/bulk.py", str(prompts), "--out", str(results), "--simulate"),
         "image": start("examples/image_to_video.py", "--simulate"),
+        "image-openai": start("examples/image_to_video.py", "--simulate", "--provider", "openai"),
+        "quickstart": start("examples/quickstart.py"),
         "my-tests": start(
             "-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/test_my_app.py"
         ),
@@ -96,8 +100,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         ("bulk", ["8 prompts: 8 completed", "videos"]),
         (
             "image",
-            ["[codefast] sending gradient.png inline", "[soravideo] the simulator saw 1 upload"],
+            [
+                "[codefast] sending gradient.png inline",
+                "[soravideo] the simulator saw 1 upload",
+                "[openai] sending gradient.png as a file",
+            ],
         ),
+        ("image-openai", ["[openai] sending gradient.png as a file", "[openai] completed"]),
+        ("quickstart", ["3 prompts: 3 completed", ".mp4"]),
     ],
 )
 def test_an_example_runs_on_the_simulator(runs: Runs, name: str, expected: list[str]) -> None:
@@ -106,6 +116,30 @@ def test_an_example_runs_on_the_simulator(runs: Runs, name: str, expected: list[
     assert "Traceback" not in done.stderr
     for text in expected:
         assert text in done.stdout, done.stdout
+
+
+def test_the_image_example_runs_only_the_provider_asked_for(runs: Runs) -> None:
+    done = runs.finish("image-openai")
+    assert done.returncode == 0, done.stderr
+    assert {line.split("]")[0] + "]" for line in done.stdout.splitlines()} == {"[openai]"}
+
+
+NUMBERS = {"eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13}
+
+
+def test_the_readme_says_what_the_quickstart_example_is() -> None:
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    claim = re.search(r"`python examples/quickstart\.py`([^.]*?) in (\w+) lines of code", readme)
+    assert claim is not None
+    source = (ROOT / "examples" / "quickstart.py").read_text(encoding="utf-8")
+    docstring = ast.get_docstring(ast.parse(source), clean=False)
+    assert docstring is not None
+    body = source.split('"""', 2)[2]  # after the docstring
+    code = [line for line in body.splitlines() if line.strip() and not line.startswith("#")]
+    assert NUMBERS[claim.group(2)] == len(code)
+    prompts = ast.literal_eval(source.split("PROMPTS = ", 1)[1].splitlines()[0])
+    assert "three videos" in claim.group(1) and len(prompts) == 3
+    assert "generate_batch" in claim.group(1) and "generate_batch" in source
 
 
 def test_bulk_reads_a_prompt_file_and_writes_results(runs: Runs) -> None:

@@ -91,6 +91,7 @@ def read_payload(provider: Provider, payload: Any) -> None:
         "sweep": lambda: check_page(provider, provider.parse_list(payload, only=TRACKED), TRACKED),
         "quota": lambda: check_quota(provider.parse_quota(payload)),
         "upload": lambda: provider.parse_upload(payload).encode("utf-8"),
+        "character": lambda: provider.parse_character(payload).id.encode("utf-8"),
         "key": lambda: isinstance(provider.parse_check_key(payload), bool) or pytest.fail("bool"),
     }
     if hasattr(provider, "parse_delete"):

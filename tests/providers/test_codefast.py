@@ -249,7 +249,8 @@ def test_processing_answer_reads_empty_strings_as_none(provider: CodefastProvide
     job = provider.parse_job(PROCESSING)
     assert job.status is JobStatus.PROCESSING
     assert (job.queue_position, job.queue_size) == (0, 0)
-    assert job.model == "sora_video2-landscape-hd"  # the status answer names it differently
+    # The status answer names the model that runs the job: the requested one stays `model`.
+    assert (job.model, job.provider_model) == ("sora-2-landscape", "sora_video2-landscape-hd")
     assert (job.video_url, job.error, job.completed_at) == (None, None, None)
     assert job.created_at == datetime(2025, 9, 20, 3, 7, 58, tzinfo=UTC)
     assert job.started_at == datetime(2025, 9, 20, 3, 7, 59, tzinfo=UTC)
@@ -266,6 +267,23 @@ def test_short_completed_answer(provider: CodefastProvider, respond: Any) -> Non
     assert provider.parse_job(PROCESSING).updated(job).created_at is not None
     response = respond(provider.status_request(JOB_ID), json=COMPLETED_SHORT)
     assert provider.quota_from(response, COMPLETED_SHORT) is None
+
+
+def test_each_model_field_keeps_its_value_from_submit_to_completion(
+    provider: CodefastProvider,
+) -> None:
+    job = provider.parse_job(SUBMITTED)
+    seen = [(job.model, job.provider_model)]
+    for answer in (PROCESSING, COMPLETED_SHORT):
+        job = job.updated(provider.parse_job(answer))
+        seen.append((job.model, job.provider_model))
+    assert seen == [
+        ("sora-2-landscape", None),  # the submit answer only echoes the request
+        ("sora-2-landscape", "sora_video2-landscape-hd"),
+        ("sora-2-landscape", "sora_video2-landscape-hd"),
+    ]
+    portrait = provider.parse_job(PROCESSING | {"aspect_ratio": "9:16", "model": "hd-portrait"})
+    assert (portrait.model, portrait.provider_model) == ("sora-2-portrait", "hd-portrait")
 
 
 def test_failed_answer_keeps_the_error(provider: CodefastProvider) -> None:

@@ -20,6 +20,7 @@ from sora_async._errors import (
 )
 from sora_async._models import GenerationRequest, Job, JobStatus, Quota
 from sora_async.providers import ImageData, OpenAIProvider
+from sora_async.providers.base import VideoFile
 
 BASE = "https://api.openai.com/v1"
 VIDEO_ID = "video_68d7512d07848190"
@@ -63,6 +64,11 @@ def test_minimal_create(provider: OpenAIProvider, json_body: Any) -> None:
     [
         ({"pro": True}, {"model": "sora-2-pro"}),
         ({"model": "sora-2-pro"}, {"model": "sora-2-pro"}),
+        # The dated snapshots the official protocol lists are sent as named.
+        ({"model": "sora-2-2025-10-06"}, {"model": "sora-2-2025-10-06"}),
+        ({"model": "sora-2-2025-12-08"}, {"model": "sora-2-2025-12-08"}),
+        ({"model": "sora-2-pro-2025-10-06"}, {"model": "sora-2-pro-2025-10-06"}),
+        ({"model": "sora-2-pro-2025-10-06", "pro": True}, {"model": "sora-2-pro-2025-10-06"}),
         ({"duration": 8}, {"seconds": "8"}),
         ({"seconds": 12}, {"seconds": "12"}),
         ({"seconds": "4"}, {"seconds": "4"}),
@@ -114,6 +120,8 @@ def test_image_without_bytes_or_url_is_refused(provider: OpenAIProvider) -> None
         ({"prompt": "x" * 32001}, "prompt", ["32001", "32000"]),
         ({"model": "sora-3"}, "model", ["'sora-2'", "'sora-2-pro'"]),
         ({"model": "sora-2", "pro": True}, "model", ["pro=True"]),
+        ({"model": "sora-2-2025-12-08", "pro": True}, "model", ["pro=True"]),
+        ({"model": "sora-2-2025-01-01"}, "model", ["'sora-2-2025-10-06'"]),
         ({"duration": 5}, "duration", ["4", "8", "12"]),
         ({"seconds": 10}, "seconds", ["4", "8", "12"]),
         ({"duration": 4, "seconds": 8}, "seconds", ["duration 4"]),
@@ -176,6 +184,57 @@ def test_video_requests(provider: OpenAIProvider, json_body: Any) -> None:
     assert provider.quota_request() is None
 
 
+def test_edit_extend_and_character_requests(provider: OpenAIProvider, json_body: Any) -> None:
+    # Paths and shapes of the official package (resources/videos.py), a video named by id
+    # in the protocol's JSON form.
+    edit = provider.edit_request(VIDEO_ID, "now at night")
+    assert (edit.method, str(edit.url)) == ("POST", f"{BASE}/videos/edits")
+    assert json_body(edit) == {"prompt": "now at night", "video": {"id": VIDEO_ID}}
+    extend = provider.extend_request(VIDEO_ID, "on and on", 8)
+    assert (extend.method, str(extend.url)) == ("POST", f"{BASE}/videos/extensions")
+    assert json_body(extend) == {"prompt": "on and on", "seconds": "8", "video": {"id": VIDEO_ID}}
+    get = provider.character_request("char_1")
+    assert (get.method, str(get.url)) == ("GET", f"{BASE}/videos/characters/char_1")
+
+
+def test_a_character_is_made_from_an_uploaded_video(
+    provider: OpenAIProvider, multipart: Any
+) -> None:
+    video = VideoFile(data=b"\x00\x00\x00\x18ftypisom", mime_type="video/mp4", filename="m.mp4")
+    request = provider.create_character_request("Mossy", video)
+    assert (request.method, str(request.url)) == ("POST", f"{BASE}/videos/characters")
+    assert multipart(request) == {
+        "name": (None, None, b"Mossy"),
+        "video": ("m.mp4", "video/mp4", video.data),
+    }
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda p: p.edit_request(VIDEO_ID, " "), "prompt"),
+        (lambda p: p.extend_request(VIDEO_ID, "x" * 32001, 8), "prompt"),
+        (lambda p: p.extend_request(VIDEO_ID, "x", 5), "seconds"),
+        (lambda p: p.create_character_request("", VideoFile(b"v", "video/mp4", "v.mp4")), "name"),
+    ],
+)
+def test_new_calls_check_their_input(provider: OpenAIProvider, build: Any, field: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        build(provider)
+    assert info.value.field == field
+
+
+def test_character_answers(provider: OpenAIProvider) -> None:
+    body = {"id": "char_1", "object": "character", "created_at": 1758941485, "name": "Mossy"}
+    character = provider.parse_character(body)
+    assert (character.id, character.name) == ("char_1", "Mossy")
+    assert character.created_at == datetime(2025, 9, 27, 2, 51, 25, tzinfo=UTC)
+    assert provider.parse_character({"id": "char_2"}).name is None
+    for payload in (None, {"name": "Mossy"}, {"id": ""}, {"id": "c", "created_at": "soon"}):
+        with pytest.raises(ResponseParseError, match="unexpected character answer"):
+            provider.parse_character(payload)
+
+
 @pytest.mark.parametrize(("prompt", "field"), [("  ", "prompt"), ("x" * 32001, "prompt")])
 def test_remix_prompt_is_checked(provider: OpenAIProvider, prompt: str, field: str) -> None:
     with pytest.raises(InvalidRequestError) as info:
@@ -231,6 +290,10 @@ def test_no_request_carries_the_key(provider: OpenAIProvider) -> None:
         provider.check_key_request(),
         provider.delete_request(VIDEO_ID),
         provider.remix_request(VIDEO_ID, "again"),
+        provider.edit_request(VIDEO_ID, "again"),
+        provider.extend_request(VIDEO_ID, "again", 4),
+        provider.create_character_request("M", VideoFile(b"v", "video/mp4", "v.mp4")),
+        provider.character_request("char_1"),
         provider.content_request(job),
     ]
     for request in requests:
@@ -337,17 +400,45 @@ def test_list_page_with_more(provider: OpenAIProvider, respond: Any) -> None:
     assert page.videos[0].created_at == datetime(2025, 9, 27, 2, 51, 25, tzinfo=UTC)
 
 
+def test_listed_videos_keep_progress_end_time_and_error(provider: OpenAIProvider) -> None:
+    # openai lists whole video objects: a job settled from a list loses nothing.
+    body = {
+        "object": "list",
+        "data": [
+            VIDEO | {"id": "video_2", "status": "completed", "progress": 100, "completed_at": 1},
+            VIDEO | {"id": "video_1", "status": "in_progress", "progress": 42},
+            VIDEO | {"id": "video_0", "status": "failed", "error": {"code": "x", "message": "no"}},
+        ],
+        "has_more": False,
+    }
+    done, running, failed = provider.parse_list(body).videos
+    assert (done.progress, done.completed_at) == (100.0, datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC))
+    assert (running.progress, running.completed_at, running.error) == (42.0, None, None)
+    assert (failed.status, failed.error) == (JobStatus.FAILED, "no")
+
+
 @pytest.mark.parametrize(
     ("extra", "cursor"),
     [
         ({"last_id": "video_1", "has_more": False}, None),
         ({"has_more": True}, "video_1"),
         ({}, None),
+        # As the official client pages: null or absent has_more goes on while there is a
+        # last_id; only false (or an empty page) ends the listing.
+        ({"last_id": "video_1", "has_more": None}, "video_1"),
+        ({"last_id": "video_1"}, "video_1"),
+        ({"has_more": None}, None),
     ],
 )
 def test_list_cursor(provider: OpenAIProvider, extra: dict[str, Any], cursor: str | None) -> None:
     body = {"object": "list", "data": [VIDEO | {"id": "video_1"}]} | extra
     assert provider.parse_list(body).next_cursor == cursor
+
+
+@pytest.mark.parametrize("has_more", [True, None])
+def test_an_empty_page_ends_the_listing(provider: OpenAIProvider, has_more: bool | None) -> None:
+    body = {"object": "list", "data": [], "last_id": "video_1", "has_more": has_more}
+    assert provider.parse_list(body).next_cursor is None
 
 
 @pytest.mark.parametrize("payload", [None, {"object": "list"}, {"data": [{"id": "x"}]}])

@@ -8,6 +8,8 @@ import httpx
 import pytest
 
 from sora_async.simulator import Simulator
+from sora_async.simulator._media import mp4, png
+from sora_async.testing import ManualClock, serve_simulator
 
 pytestmark = pytest.mark.anyio
 
@@ -258,3 +260,186 @@ async def test_rate_limit_headers_and_429(clock) -> None:
     assert refused.headers["Retry-After"] == "0.5"
     assert refused.headers["x-ratelimit-reset-requests"] == "500ms"
     assert Simulator(provider="openai").settings.rate_limit is None
+
+
+# -- edits, extensions and characters (the official package's later calls) -------------------
+
+CLIP = mp4(seconds=4, width=720, height=1280)
+PNG = png()
+
+
+async def test_edit_and_extend_a_completed_video(clock) -> None:
+    sim = Simulator(provider="openai", clock=clock)
+    async with client(sim) as http:
+        body = {"prompt": "x", "model": "sora-2-2025-10-06", "seconds": "8", "size": "1280x720"}
+        source = (await http.post("/videos", json=body)).json()
+        early = await http.post(
+            "/videos/edits", json={"prompt": "y", "video": {"id": source["id"]}}
+        )
+        clock.t = 200.0
+        # As the official package sends them: a form, the reference as video[id].
+        edit = await http.post(
+            "/videos/edits", files={"prompt": (None, "at night"), "video[id]": (None, source["id"])}
+        )
+        extension = await http.post(
+            "/videos/extensions",
+            json={"prompt": "on", "seconds": "12", "video": {"id": source["id"]}},
+        )
+        uploaded = await http.post(
+            "/videos/edits", data={"prompt": "z"}, files={"video": ("a.mp4", CLIP, "video/mp4")}
+        )
+        bad = [
+            await http.post("/videos/edits", json={"prompt": "y"}),
+            await http.post("/videos/edits", json={"prompt": "", "video": {"id": source["id"]}}),
+            await http.post("/videos/extensions", json={"prompt": "y", "video": {"id": "v"}}),
+            await http.post(
+                "/videos/extensions",
+                json={"prompt": "y", "seconds": "7", "video": {"id": source["id"]}},
+            ),
+            await http.post(
+                "/videos/edits",
+                data={"prompt": "z"},
+                files={"video": ("a.mp4", b"no", "video/mp4")},
+            ),
+        ]
+        missing = await http.post("/videos/edits", json={"prompt": "y", "video": {"id": "v_no"}})
+    assert assert_error(early, 400)["param"] == "video"
+    assert edit.status_code == extension.status_code == uploaded.status_code == 200
+    edited, extended = edit.json(), extension.json()
+    assert set(edited) == VIDEO_KEYS
+    assert (edited["prompt"], edited["model"], edited["seconds"]) == (
+        "at night",
+        "sora-2-2025-10-06",
+        "8",
+    )
+    assert edited["status"] == "queued"
+    assert (extended["seconds"], extended["size"]) == ("20", "1280x720")  # the stitched whole
+    assert [assert_error(answer, 400)["param"] for answer in bad] == [
+        "video",
+        "prompt",
+        "seconds",
+        "seconds",
+        "video",
+    ]
+    assert assert_error(missing, 404)["code"] == "video_not_found"
+    assert sim.counters.submits == 4
+    assert sim.counters.requests["edit"] == 7
+
+
+async def test_characters_are_made_from_a_video_and_kept_per_key() -> None:
+    sim = Simulator(provider="openai")
+    async with client(sim) as http:
+        made = await http.post(
+            "/videos/characters", data={"name": "Mossy"}, files={"video": ("m.mp4", CLIP)}
+        )
+        character = made.json()
+        got = await http.get(f"/videos/characters/{character['id']}")
+        unknown = await http.get("/videos/characters/char_nope")
+        no_video = await http.post(
+            "/videos/characters", data={"name": "Mossy"}, files={"clip": ("m.mp4", CLIP)}
+        )
+        not_video = await http.post(
+            "/videos/characters", data={"name": "M"}, files={"video": ("m.mp4", b"<html>")}
+        )
+    async with client(sim, {"Authorization": "Bearer someone-else"}) as other:
+        foreign = await other.get(f"/videos/characters/{character['id']}")
+    assert made.status_code == 200
+    assert character["id"].startswith("char_")
+    assert (character["name"], character["object"]) == ("Mossy", "character")
+    assert got.json() == character
+    assert assert_error(unknown, 404)["code"] == "character_not_found"
+    assert assert_error(foreign, 404)["code"] == "character_not_found"
+    assert assert_error(no_video, 400)["param"] == "video"
+    assert assert_error(not_video, 400)["param"] == "video"
+    assert sim.counters.submits == 0  # a character is not a video job
+
+
+# -- the official ``openai`` package against a served simulator ---------------------------------
+
+official = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the Sora API's sunset note
+
+
+@official
+def test_the_official_sync_client_speaks_to_the_simulator() -> None:
+    openai = pytest.importorskip("openai")
+    clock = ManualClock()
+    with serve_simulator(provider="openai", clock=clock, time_scale=0.01) as server:
+        api = openai.OpenAI(api_key=server.api_key, base_url=server.url, max_retries=0)
+        created = api.videos.create(
+            prompt="a fox", model="sora-2-2025-12-08", seconds="8", size="1280x720"
+        )
+        # A reference object goes through extra_body, as below for edits (the package
+        # refuses one in input_reference); it travels as input_reference[image_url].
+        by_url = api.videos.create(
+            prompt="from a still",
+            extra_body={"input_reference": {"image_url": "https://e.com/a.png"}},
+        )
+        with_file = api.videos.create(
+            prompt="from a file", input_reference=("a.png", PNG, "image/png")
+        )
+        assert (created.status, created.model, created.seconds) == (
+            "queued",
+            "sora-2-2025-12-08",
+            "8",
+        )
+        clock.advance(100)  # 10,000 simulated seconds: everything has finished
+        done = api.videos.retrieve(created.id)
+        assert (done.status, done.progress) == ("completed", 100)
+        assert done.completed_at is not None
+        listed = [video.id for video in api.videos.list(limit=1)]  # one a page, every page
+        assert listed == [with_file.id, by_url.id, created.id]
+        content = api.videos.download_content(created.id)
+        assert content.read()[4:8] == b"ftyp"
+        sprite = api.videos.download_content(created.id, variant="spritesheet")
+        assert sprite.read().startswith(b"\x89PNG")
+        remixed = api.videos.remix(created.id, prompt="at night")
+        uploaded = api.videos.edit(prompt="sepia", video=("clip.mp4", CLIP, "video/mp4"))
+        longer = api.videos.extend(prompt="on", seconds="8", video=("clip.mp4", CLIP, "video/mp4"))
+        # The package types video={"id": ...} but refuses it before sending (it wants a
+        # file there); through extra_body it sends the reference as the form field video[id].
+        with pytest.raises(RuntimeError, match="Expected entry at `video`"):
+            api.videos.edit(prompt="at night", video={"id": created.id})
+        by_id = {"video": {"id": created.id}}
+        edited = api.videos.edit(prompt="at night", video=openai.omit, extra_body=by_id)
+        extended = api.videos.extend(
+            prompt="it runs on", seconds="8", video=openai.omit, extra_body=by_id
+        )
+        assert remixed.remixed_from_video_id == created.id
+        assert (uploaded.status, longer.seconds) == ("queued", "12")
+        assert (edited.status, edited.model, edited.prompt) == ("queued", created.model, "at night")
+        assert extended.seconds == "16"
+        character = api.videos.create_character(name="Mossy", video=("m.mp4", CLIP, "video/mp4"))
+        assert api.videos.get_character(character.id).to_dict() == character.to_dict()
+        assert (character.name, character.created_at > 0) == ("Mossy", True)
+        assert api.videos.delete(created.id).deleted is True
+        with pytest.raises(openai.NotFoundError):
+            api.videos.retrieve(created.id)
+        with pytest.raises(openai.BadRequestError):
+            api.videos.create(prompt="x", model="sora-3")  # type: ignore[arg-type]
+        with pytest.raises(openai.BadRequestError, match="input_reference"):
+            api.videos.create(prompt="x", extra_body={"input_reference": {"url": "a.png"}})
+    assert server.simulator.counters.submits == 8
+
+
+@official
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the official package's async client
+async def test_the_official_async_client_speaks_to_the_simulator() -> None:
+    openai = pytest.importorskip("openai")
+    clock = ManualClock()
+    with serve_simulator(provider="openai", clock=clock, time_scale=0.01) as server:
+        api = openai.AsyncOpenAI(api_key=server.api_key, base_url=server.url, max_retries=0)
+        created = await api.videos.create(prompt="a fox", model="sora-2-pro-2025-10-06")
+        clock.advance(100)
+        done = await api.videos.retrieve(created.id)
+        listed = [video.id async for video in api.videos.list(limit=1)]
+        edited = await api.videos.edit(prompt="at night", video=("clip.mp4", CLIP))
+        extended = await api.videos.extend(
+            prompt="on", seconds="4", video=openai.omit, extra_body={"video": {"id": created.id}}
+        )
+        character = await api.videos.create_character(name="M", video=("m.mp4", CLIP))
+        again = await api.videos.get_character(character.id)
+        await api.close()
+    assert (done.status, done.model) == ("completed", "sora-2-pro-2025-10-06")
+    assert listed == [created.id]
+    assert (edited.status, extended.seconds) == ("queued", "8")
+    assert again.to_dict() == character.to_dict()
