@@ -40,6 +40,7 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._images import prepare_image, prepare_video
+from ._limits import Limits, check_limits
 from ._models import BatchItem, BatchResult, Character, GenerationRequest, Job, Quota, Video
 from ._requests import make_request
 from ._retry import RetryPolicy
@@ -98,6 +99,7 @@ class AsyncSoraClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
         download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+        limits: Limits | None = None,
     ) -> None:
         require_client_settings(
             seconds={
@@ -120,6 +122,7 @@ class AsyncSoraClient:
                 f"must be an httpx.AsyncClient, not {type(http_client).__name__}",
                 field="http_client",
             )
+        self._limits = check_limits(limits)
         self._api_key = check_api_key(api_key or os.environ.get("SORA_API_KEY"))
         self._provider = get_provider(provider, base_url=base_url)
         # The URL as given (an empty one must not silently become the production host),
@@ -149,7 +152,9 @@ class AsyncSoraClient:
             ),
         )
         self._retry = RetryPolicy(max_retries=max_retries)
-        self._budget = RequestBudget(self._provider.limits, max_pause=self._retry.max_retry_after)
+        self._budget = RequestBudget(
+            self._provider.limits, own=self._limits, max_pause=self._retry.max_retry_after
+        )
         self._poll_interval = poll_interval
         self._max_poll_interval = max_poll_interval
         self._poll_concurrency = min(poll_concurrency, max_connections)
@@ -580,6 +585,7 @@ class AsyncSoraClient:
         max_connections: int = 32,
         max_retries: int = 4,
         timeout: float = 30.0,
+        limits: Limits | None = None,
         **simulator_settings: Any,
     ) -> AsyncSoraClient:
         """A client wired to an in-process simulator of ``provider``; no key or network needed.
@@ -609,6 +615,7 @@ class AsyncSoraClient:
             poll_concurrency=poll_concurrency,
             http_client=http,
             allow_insecure_http=True,  # the made-up host never leaves the process
+            limits=limits,
         )
         client._owns_http = True
         client.simulator = simulator
@@ -627,8 +634,12 @@ class AsyncSoraClient:
             max_total=self._retry.max_total * max(factor, 0.1),
             max_retry_after=self._retry.max_retry_after * factor,
         )
+        own = self._limits
+        if own.rate_window is not None:
+            own = replace(own, rate_window=own.rate_window * factor)
         self._budget = RequestBudget(
             replace(limits, rate_window=limits.rate_window * factor),
+            own=own,
             max_pause=self._retry.max_retry_after,
         )
 

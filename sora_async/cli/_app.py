@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
@@ -19,6 +20,7 @@ from rich.console import Console
 from .._client import AsyncSoraClient
 from .._errors import AuthenticationError, InvalidRequestError, JobFailedError, SoraError
 from .._journal import JournalError
+from .._limits import Limits
 from .._models import Job, JobStatus
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from ._connect import Connection
@@ -126,6 +128,61 @@ DurationOpt = Annotated[
 QualityOpt = Annotated[
     str | None, typer.Option(help="standard or high (soravideo pro).", rich_help_panel=_PARAMS)
 ]
+
+
+_LIMITS = "Your own limits (kept on top of the provider's)"
+RateLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Requests per --rate-window, submits and polls alike.",
+        rich_help_panel=_LIMITS,
+        show_default=False,
+    ),
+]
+RateWindowOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="The --rate-limit's rolling window, seconds (default: the provider's).",
+        rich_help_panel=_LIMITS,
+        show_default=False,
+    ),
+]
+MaxTasksOpt = Annotated[
+    int | None,
+    typer.Option(help="Unfinished jobs at once.", rich_help_panel=_LIMITS, show_default=False),
+]
+DailyLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Submissions a day (UTC); the prompts past it are skipped.",
+        rich_help_panel=_LIMITS,
+        show_default=False,
+    ),
+]
+
+
+def _with_limits(
+    conn: Connection,
+    *,
+    rate_limit: int | None,
+    rate_window: float | None,
+    max_tasks: int | None,
+    daily_limit: int | None,
+) -> Connection:
+    """``conn`` with the user's own limits; a bad one is a usage error naming its flag."""
+    flags = {"rate_limit": "--rate-limit", "rate_window": "--rate-window"}
+    flags |= {"concurrent_tasks": "--max-tasks", "daily_limit": "--daily-limit"}
+    try:
+        limits = Limits(
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+            concurrent_tasks=max_tasks,
+            daily_limit=daily_limit,
+        )
+    except InvalidRequestError as exc:
+        flag = flags.get(exc.field or "", "limits")
+        raise UsageError(f"{flag}{str(exc).removeprefix(exc.field or '')}") from None
+    return replace(conn, limits=limits)
 
 
 def _service_options(
@@ -285,6 +342,10 @@ def batch(
     model: ModelOpt = None,
     duration: DurationOpt = None,
     quality: QualityOpt = None,
+    rate_limit: RateLimitOpt = None,
+    rate_window: RateWindowOpt = None,
+    max_tasks: MaxTasksOpt = None,
+    daily_limit: DailyLimitOpt = None,
 ) -> None:
     """Generate a video for every prompt of a file; re-run the same command to resume."""
     options = BatchOptions(
@@ -301,7 +362,22 @@ def batch(
         downloads=downloads,
     )
 
-    _run(lambda: run_batch(conn, options, make_display=_display, warn=_warn).exit_code)
+    _run(
+        lambda: (
+            run_batch(
+                _with_limits(
+                    conn,
+                    rate_limit=rate_limit,
+                    rate_window=rate_window,
+                    max_tasks=max_tasks,
+                    daily_limit=daily_limit,
+                ),
+                options,
+                make_display=_display,
+                warn=_warn,
+            ).exit_code
+        )
+    )
 
 
 def _display(total: int) -> Display:

@@ -15,6 +15,7 @@ import httpx
 
 from .._client import AsyncSoraClient
 from .._errors import APIConnectionError, InvalidRequestError
+from .._limits import Limits
 from .._secrets import check_base_url
 from ..providers import get_provider
 from ._common import UsageError
@@ -37,6 +38,7 @@ class Connection:
     poll_interval: float | None = None
     max_poll_interval: float | None = None
     allow_insecure: bool = False
+    limits: Limits | None = None
 
     def check(self) -> None:
         """Refuse options that cannot work (a :class:`UsageError`), before anything is sent."""
@@ -120,6 +122,7 @@ class Connection:
                 api_key=self.api_key,
                 poll_interval=self.poll_interval,
                 max_poll_interval=self.max_poll_interval,
+                limits=self.limits,
             )
         # The client's own defaults stand unless a value was given.
         options: dict[str, Any] = {
@@ -135,6 +138,7 @@ class Connection:
             provider=self.provider,
             base_url=self.base_url,
             allow_insecure_http=self.allow_insecure,
+            limits=self.limits,
             **options,
         )
 
