@@ -33,7 +33,7 @@ from ._limits import Limits
 from ._models import Quota
 from .providers.base import ProviderLimits
 
-__all__ = ["RequestBudget", "next_utc_midnight"]
+__all__ = ["PauseCap", "RequestBudget", "Ticket", "daily_spent_error", "next_utc_midnight"]
 
 logger = logging.getLogger("sora_async")
 
@@ -42,6 +42,17 @@ def next_utc_midnight(now: datetime | None = None) -> datetime:
     """When a provider's day starts again (both seed providers reset at midnight UTC)."""
     now = now or datetime.now(UTC)
     return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def daily_spent_error(reset_at: datetime | None) -> DailyLimitError:
+    """The error for a submit refused before sending: the day's quota is spent."""
+    reset = reset_at or next_utc_midnight()
+    error = DailyLimitError(
+        f"daily limit reached: no submissions left today (resets {reset.isoformat()}); not sent",
+        status_code=429,
+    )
+    error.reset_at = reset
+    return error
 
 
 class _Signal:
@@ -269,11 +280,11 @@ class _DailyQuota:
             own = self._own_left()
             if own is not None and own <= 0:
                 if self.in_flight == 0:
-                    raise self._spent_error(self._day_ends)
+                    raise daily_spent_error(self._day_ends)
             elif self._server_allows():
                 break
             elif self.in_flight == 0:
-                raise self._spent_error(self.reset_at)
+                raise daily_spent_error(self.reset_at)
             await self._changed.wait()
         self.in_flight += 1
 
@@ -285,16 +296,30 @@ class _DailyQuota:
                 self.remaining = max(0, self.remaining - 1)
         self._changed.notify()
 
-    @staticmethod
-    def _spent_error(reset_at: datetime | None) -> DailyLimitError:
-        reset = reset_at or next_utc_midnight()
-        error = DailyLimitError(
-            f"daily limit reached: no submissions left today (resets {reset.isoformat()}); "
-            "not sent",
-            status_code=429,
-        )
-        error.reset_at = reset
-        return error
+
+class PauseCap:
+    """The cap on every pause a server asks for, logged once per capped pause."""
+
+    def __init__(self, max_pause: float) -> None:
+        self.max_pause = max_pause
+        self._warned_until = -math.inf
+
+    def capped(self, seconds: float, source: str, now: float) -> float | None:
+        """The pause to keep (``None``: none); ``now`` is any clock in seconds."""
+        if not seconds > 0:
+            return None  # also NaN
+        if seconds <= self.max_pause:
+            return seconds
+        if now >= self._warned_until:  # once for each capped pause, not per answer
+            logger.warning(
+                "the server asked to pause every request for %.0f s (%s); pausing %.3g s "
+                "instead, the cap",
+                seconds,
+                source,
+                self.max_pause,
+            )
+        self._warned_until = now + self.max_pause
+        return self.max_pause
 
 
 class RequestBudget:
@@ -330,7 +355,7 @@ class RequestBudget:
         self._clock = clock
         self._wall = wall
         self._max_pause = max_pause
-        self._warned_until = -math.inf
+        self._cap = PauseCap(max_pause)
         self._tasks = _TaskGate(
             own.concurrent_tasks or limits.concurrent_limit, own.concurrent_tasks
         )
@@ -358,11 +383,20 @@ class RequestBudget:
         """Whether submits are counted against a daily quota this client knows of."""
         return self._daily.applies
 
+    async def open(self) -> None:
+        """Nothing to connect: the state is this object."""
+
+    async def run(self) -> None:
+        """Nothing to keep up."""
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
     async def admit(self) -> int:
         """Wait until one more request fits the rate window; returns its sequence number."""
         return await self._rate.admit()
 
-    def observe(self, quota: Quota | None, *, seq: int) -> None:
+    async def observe(self, quota: Quota | None, *, seq: int) -> None:
         """Learn from one answer's quota fields (``seq`` orders answers by send time)."""
         if quota is None:
             return
@@ -379,28 +413,17 @@ class RequestBudget:
             self._tasks.limit = quota.concurrent_limit
         self._daily.observe(quota, seq)
 
-    def back_off(self, seconds: float) -> None:
+    async def back_off(self, seconds: float) -> None:
         """The server said "too many requests": nobody sends for ``seconds`` (capped)."""
         self._pause(seconds, "Retry-After")
 
     def _pause(self, seconds: float, source: str) -> None:
         now = self._clock()
-        if not seconds > 0:
-            return  # also NaN
-        if seconds > self._max_pause:
-            if now >= self._warned_until:  # once for each capped pause, not per answer
-                logger.warning(
-                    "the server asked to pause every request for %.0f s (%s); pausing %.3g s "
-                    "instead, the cap",
-                    seconds,
-                    source,
-                    self._max_pause,
-                )
-            self._warned_until = now + self._max_pause
-            seconds = self._max_pause
-        self._rate.pause_until(now + seconds)
+        capped = self._cap.capped(seconds, source, now)
+        if capped is not None:
+            self._rate.pause_until(now + capped)
 
-    def daily_exhausted(self, reset_at: datetime | None) -> None:
+    async def daily_exhausted(self, reset_at: datetime | None) -> None:
         self._daily.exhausted(reset_at)
 
     def job_finished(self, job_id: str) -> None:
@@ -408,7 +431,7 @@ class RequestBudget:
         self._tasks.finished(job_id)
 
     @asynccontextmanager
-    async def submission(self, *, wait_for_task_slot: bool = True) -> AsyncIterator[_Ticket]:
+    async def submission(self, *, wait_for_task_slot: bool = True) -> AsyncIterator[Ticket]:
         """Reserve a daily slot and a task slot for one submit.
 
         Raises :class:`DailyLimitError` before sending when the day's quota is spent. Without
@@ -421,7 +444,7 @@ class RequestBudget:
         except BaseException:
             self._daily.settle(spent=False, counted_by_server=False)
             raise
-        ticket = _Ticket()
+        ticket = Ticket()
         try:
             yield ticket
         finally:
@@ -430,7 +453,7 @@ class RequestBudget:
             self._tasks.settle(ticket.job_id)
 
 
-class _Ticket:
+class Ticket:
     """What became of one reserved submit."""
 
     def __init__(self) -> None:

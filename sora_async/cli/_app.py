@@ -22,6 +22,7 @@ from .._errors import AuthenticationError, InvalidRequestError, JobFailedError, 
 from .._journal import JournalError
 from .._limits import Limits
 from .._models import Job, JobStatus
+from ..state import check_shared_state
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from ._connect import Connection
 from ._display import Display, LiveDisplay, PlainDisplay, quota_text
@@ -161,6 +162,18 @@ DailyLimitOpt = Annotated[
 ]
 
 
+SharedStateOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="SORA_SHARED_STATE",
+        help="Share the limits of one key with every process using it: a redis://, "
+        "rediss:// or unix:// URL (extra [redis]). See docs/scaling.md.",
+        rich_help_panel=_LIMITS,
+        show_default=False,
+    ),
+]
+
+
 def _with_limits(
     conn: Connection,
     *,
@@ -168,8 +181,10 @@ def _with_limits(
     rate_window: float | None,
     max_tasks: int | None,
     daily_limit: int | None,
+    shared_state: str | None = None,
 ) -> Connection:
-    """``conn`` with the user's own limits; a bad one is a usage error naming its flag."""
+    """``conn`` with the user's own limits and shared state; a bad one is a usage error
+    naming its flag."""
     flags = {"rate_limit": "--rate-limit", "rate_window": "--rate-window"}
     flags |= {"concurrent_tasks": "--max-tasks", "daily_limit": "--daily-limit"}
     try:
@@ -182,7 +197,11 @@ def _with_limits(
     except InvalidRequestError as exc:
         flag = flags.get(exc.field or "", "limits")
         raise UsageError(f"{flag}{str(exc).removeprefix(exc.field or '')}") from None
-    return replace(conn, limits=limits)
+    try:
+        check_shared_state(shared_state)
+    except InvalidRequestError as exc:
+        raise UsageError(f"--shared-state{str(exc).removeprefix('shared_state')}") from None
+    return replace(conn, limits=limits, shared_state=shared_state)
 
 
 def _service_options(
@@ -346,6 +365,7 @@ def batch(
     rate_window: RateWindowOpt = None,
     max_tasks: MaxTasksOpt = None,
     daily_limit: DailyLimitOpt = None,
+    shared_state: SharedStateOpt = None,
 ) -> None:
     """Generate a video for every prompt of a file; re-run the same command to resume."""
     options = BatchOptions(

@@ -39,6 +39,7 @@ class Connection:
     max_poll_interval: float | None = None
     allow_insecure: bool = False
     limits: Limits | None = None
+    shared_state: str | None = None
 
     def check(self) -> None:
         """Refuse options that cannot work (a :class:`UsageError`), before anything is sent."""
@@ -123,6 +124,7 @@ class Connection:
                 poll_interval=self.poll_interval,
                 max_poll_interval=self.max_poll_interval,
                 limits=self.limits,
+                shared_state=self.shared_state,
             )
         # The client's own defaults stand unless a value was given.
         options: dict[str, Any] = {
@@ -139,6 +141,7 @@ class Connection:
             base_url=self.base_url,
             allow_insecure_http=self.allow_insecure,
             limits=self.limits,
+            shared_state=self.shared_state,
             **options,
         )
 

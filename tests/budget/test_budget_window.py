@@ -58,7 +58,7 @@ async def test_a_short_server_window_is_followed_not_the_published_minute() -> N
     budget = virtual_budget(clock)
     for left in range(7, -1, -1):
         seq = await budget.admit()
-        budget.observe(headers(clock, remaining=left, reset_in=2.0), seq=seq)
+        await budget.observe(headers(clock, remaining=left, reset_in=2.0), seq=seq)
     await budget.admit()
     assert clock() <= 2.1
 
@@ -67,7 +67,7 @@ async def test_remaining_allows_a_burst_and_nothing_past_it() -> None:
     clock = ManualClock()
     budget = virtual_budget(clock)
     seq = await budget.admit()
-    budget.observe(headers(clock, remaining=3, reset_in=5.0, limit=100), seq=seq)
+    await budget.observe(headers(clock, remaining=3, reset_in=5.0, limit=100), seq=seq)
     for _ in range(3):
         await budget.admit()
     assert clock() == 0  # three more fit what the server said remains
@@ -79,8 +79,8 @@ async def test_an_answer_older_than_the_one_we_have_does_not_widen_the_window() 
     clock = ManualClock()
     budget = virtual_budget(clock)
     first, second = await budget.admit(), await budget.admit()
-    budget.observe(headers(clock, remaining=0, reset_in=3.0), seq=second)
-    budget.observe(headers(clock, remaining=6, reset_in=3.0), seq=first)  # late, older
+    await budget.observe(headers(clock, remaining=0, reset_in=3.0), seq=second)
+    await budget.observe(headers(clock, remaining=6, reset_in=3.0), seq=first)  # late, older
     await budget.admit()
     assert clock() >= 3.0
 
@@ -99,14 +99,14 @@ async def test_after_the_reset_one_request_probes_and_its_answer_decides() -> No
     clock = ManualClock()
     budget = virtual_budget(clock)
     seq = await budget.admit()
-    budget.observe(headers(clock, remaining=0, reset_in=2.0), seq=seq)
+    await budget.observe(headers(clock, remaining=0, reset_in=2.0), seq=seq)
     probe = await budget.admit()  # after the reset: one goes
     assert 2.0 <= clock() < 2.1
     # A rolling window frees one slot at a time: the next waits for the probe's answer.
     async with anyio.create_task_group() as group:
         group.start_soon(budget.admit)
         await anyio.wait_all_tasks_blocked()
-        budget.observe(headers(clock, remaining=4, reset_in=1.0), seq=probe)
+        await budget.observe(headers(clock, remaining=4, reset_in=1.0), seq=probe)
     assert clock() < 2.1
 
 
@@ -114,7 +114,7 @@ async def test_a_reset_years_away_is_capped_like_every_server_pause() -> None:
     clock = ManualClock()
     budget = virtual_budget(clock, max_pause=5.0)
     seq = await budget.admit()
-    budget.observe(headers(clock, remaining=0, reset_in=10 * 365 * 86400.0), seq=seq)
+    await budget.observe(headers(clock, remaining=0, reset_in=10 * 365 * 86400.0), seq=seq)
     await budget.admit()
     assert 5.0 <= clock() < 6.0
 

@@ -53,7 +53,7 @@ async def test_the_users_window_holds_even_when_the_server_allows_more() -> None
     clock = ManualClock()
     budget = virtual_budget(clock, own=Limits(rate_limit=2, rate_window=10.0))
     seq = await budget.admit()
-    budget.observe(headers(clock, remaining=50, reset_in=60.0, limit=60), seq=seq)
+    await budget.observe(headers(clock, remaining=50, reset_in=60.0, limit=60), seq=seq)
     await budget.admit()
     assert clock() == 0
     await budget.admit()  # the server would take it; the user's own budget says wait
