@@ -39,6 +39,7 @@ from ._models import (
     Quota,
     Video,
 )
+from .state import SharedStateError
 
 __version__ = "0.1.0"
 
@@ -68,6 +69,7 @@ __all__ = [
     "ResponseParseError",
     "ResponseTooLargeError",
     "ServerError",
+    "SharedStateError",
     "SoraError",
     "Video",
     "WaitTimeoutError",

@@ -382,22 +382,18 @@ def batch(
         downloads=downloads,
     )
 
-    _run(
-        lambda: (
-            run_batch(
-                _with_limits(
-                    conn,
-                    rate_limit=rate_limit,
-                    rate_window=rate_window,
-                    max_tasks=max_tasks,
-                    daily_limit=daily_limit,
-                ),
-                options,
-                make_display=_display,
-                warn=_warn,
-            ).exit_code
+    def work() -> int:
+        limited = _with_limits(
+            conn,
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+            max_tasks=max_tasks,
+            daily_limit=daily_limit,
+            shared_state=shared_state,
         )
-    )
+        return run_batch(limited, options, make_display=_display, warn=_warn).exit_code
+
+    _run(work)
 
 
 def _display(total: int) -> Display:
