@@ -17,7 +17,7 @@ from .._journal import Journal
 from .._models import BatchItem, GenerationRequest
 from .._requests import make_request
 from ..providers import get_provider
-from ._common import UsageError
+from ._common import UsageError, cli_words
 from ._connect import Connection
 from ._display import Display, Summary
 from ._inputs import InputFormat, PromptFile, detect_format, open_prompts
@@ -78,7 +78,7 @@ def run_batch(
         try:
             validate(make_request("parameter check", options.params))
         except InvalidRequestError as exc:
-            raise UsageError(f"bad option: {exc}") from None
+            raise UsageError(f"bad option: {cli_words(exc)}") from None
         source = PromptFile(
             path,
             detect_format(options.prompts, options.input_format),

@@ -72,18 +72,21 @@ def test_a_failed_download_is_retried_then_reported_and_the_url_kept(
 
 
 def test_download_command_keeps_a_whole_file(invoke: Invoke, serve: Serve, tmp_path: Path) -> None:
-    _, url = serve(api_key=KEY)
+    sim, url = serve(api_key=KEY)
     job_id = invoke("generate", "a boat", *server_args(url)).stdout.split()[2].rstrip(":")
     command = ["download", job_id, *server_args(url), "--dest", "out/"]
     assert invoke(*command).exit_code == 0
     saved = tmp_path / "out" / f"{job_id}.mp4"
     stamp = saved.stat().st_mtime_ns
+    sim.reset_counters()
 
     again = invoke(*command)
 
     assert again.exit_code == 0, again.output
     assert saved.stat().st_mtime_ns == stamp
-    assert again.stdout.strip() == f"saved: out/{job_id}.mp4 ({saved.stat().st_size} bytes)"
+    # Kept, said so, and nothing asked of the service (not even the job's status).
+    assert again.stdout.strip() == f"kept: out/{job_id}.mp4 ({saved.stat().st_size} bytes)"
+    assert sim.counters.requests == {}
 
 
 def test_simulated_batch_downloads(invoke: Invoke, tmp_path: Path) -> None:
