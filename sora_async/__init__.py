@@ -28,6 +28,7 @@ from ._errors import (
     SoraError,
     WaitTimeoutError,
 )
+from ._limits import Limits
 from ._models import (
     BatchItem,
     BatchResult,
@@ -60,6 +61,7 @@ __all__ = [
     "Job",
     "JobFailedError",
     "JobStatus",
+    "Limits",
     "NotFoundError",
     "Quota",
     "RateLimitError",
