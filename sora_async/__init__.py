@@ -28,6 +28,7 @@ from ._errors import (
     SoraError,
     WaitTimeoutError,
 )
+from ._metrics import ClientMetrics, DurationStats
 from ._models import (
     BatchItem,
     BatchResult,
@@ -52,8 +53,10 @@ __all__ = [
     "BatchProgress",
     "BatchResult",
     "Character",
+    "ClientMetrics",
     "ConcurrencyLimitError",
     "DailyLimitError",
+    "DurationStats",
     "GenerationRequest",
     "InsufficientCreditsError",
     "InvalidRequestError",
