@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 
 from .._client import AsyncSoraClient
-from .._download import safe_filename
+from .._download import batch_target
 from .._errors import InvalidRequestError, SoraError
 from .._journal import Journal
 from .._models import BatchItem, GenerationRequest
@@ -174,7 +174,7 @@ class BatchRun:
         path = self.journal.download_path(item.index, item.request)
         error = None
         if path is None and item.job is not None:
-            target = folder / f"{item.index:05d}-{safe_filename(item.job.id)}.mp4"
+            target = batch_target(folder, item.request, item.job.id)
             async with limiter:
                 try:
                     # The client retries what may pass (connection, 5xx) before giving up.
