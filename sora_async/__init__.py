@@ -29,6 +29,7 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._limits import Limits
+from ._metrics import ClientMetrics, DurationStats
 from ._models import (
     BatchItem,
     BatchResult,
@@ -54,8 +55,10 @@ __all__ = [
     "BatchProgress",
     "BatchResult",
     "Character",
+    "ClientMetrics",
     "ConcurrencyLimitError",
     "DailyLimitError",
+    "DurationStats",
     "GenerationRequest",
     "InsufficientCreditsError",
     "InvalidRequestError",

@@ -40,6 +40,7 @@ from ._errors import (
 )
 from ._images import prepare_image, prepare_video
 from ._limits import Limits, check_limits
+from ._metrics import ClientMetrics, Recorder
 from ._models import BatchItem, BatchResult, Character, GenerationRequest, Job, Quota, Video
 from ._requests import make_request
 from ._retry import RetryPolicy
@@ -141,11 +142,15 @@ class AsyncSoraClient:
             ),
             follow_redirects=False,
         )
+        self._recorder = Recorder(
+            self._provider.name, _host(self._provider.base_url), current=self.metrics
+        )
         self._transport = Transport(
             http=self._http,
             provider=self._provider,
             api_key=self._api_key,
             max_connections=max_connections,
+            recorder=self._recorder,
             caps=Caps(
                 timeout=timeout,
                 max_response_bytes=max_response_bytes,
@@ -153,7 +158,7 @@ class AsyncSoraClient:
                 download_timeout=download_timeout,
             ),
         )
-        self._retry = RetryPolicy(max_retries=max_retries)
+        self._retry = RetryPolicy(max_retries=max_retries, observer=self._recorder.retried)
         self._budget = self._new_budget(self._provider.limits, self._limits, 1.0)
         self._poll_interval = poll_interval
         self._max_poll_interval = max_poll_interval
@@ -242,6 +247,21 @@ class AsyncSoraClient:
     def requests_sent(self) -> int:
         """How many HTTP requests this client has sent (retries and downloads included)."""
         return self._transport.requests_sent
+
+    def metrics(self) -> ClientMetrics:
+        """What this client has done: requests, 429s, retries, quota, jobs, latencies.
+
+        A frozen snapshot; see :class:`ClientMetrics` (and :mod:`sora_async.contrib.otel`
+        for the same as OpenTelemetry metrics and spans).
+
+        >>> client.metrics().rate_limited  # doctest: +SKIP
+        0
+        """
+        return self._recorder.snapshot(
+            requests_sent=self._transport.requests_sent,
+            jobs_tracked=self._scheduler.tracked,
+            quota=self._quota,
+        )
 
     def tracked_job(self, job_id: str) -> Job | None:
         """The latest state of a job the scheduler is following, with no request."""
@@ -698,6 +718,7 @@ class AsyncSoraClient:
 
     def _job_from(self, payload: Any, response: httpx.Response) -> Job:
         job = self._provider.parse_job(payload)
+        self._recorder.job_seen(job)
         quota = self._provider.quota_from(response, payload)
         if quota is not None and not quota.is_empty:
             job = job.model_copy(update={"quota": quota})
@@ -731,8 +752,12 @@ class AsyncSoraClient:
             poll_concurrency=self._poll_concurrency,
             poll_interval=self._poll_interval,
             max_poll_interval=self._max_poll_interval,
-            on_end=lambda job: self._budget.job_finished(job.id),
+            on_end=self._job_ended,
         )
+
+    def _job_ended(self, job: Job) -> None:
+        self._budget.job_finished(job.id)
+        self._recorder.job_ended(job)
 
     async def _poll_status(self, job_id: str) -> tuple[Job, float | None]:
         payload, response = await self._call(lambda: self._provider.status_request(job_id))
@@ -792,6 +817,14 @@ class AsyncSoraClient:
         if self._provider.image_transport == "url" and image.url is None:
             image = ImageData(url=await self.upload_image(request.image))
         return image
+
+
+def _host(base_url: str) -> str:
+    """The base URL's host, for the metrics (no path, no query, never a credential)."""
+    try:
+        return httpx.URL(base_url).host
+    except httpx.InvalidURL:
+        return ""
 
 
 def _ignore_updates(job: Job, error: SoraError | None) -> None:

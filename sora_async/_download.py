@@ -33,7 +33,8 @@ import httpx
 from ._checks import require_bool, require_id, short_repr
 from ._errors import InvalidRequestError
 from ._images import sniff_image_type
-from ._models import Job, JobStatus
+from ._journal import request_hash
+from ._models import GenerationRequest, Job, JobStatus
 from ._transport import Transport
 from .providers import Provider
 from .providers.base import ContentVariant
@@ -41,6 +42,7 @@ from .providers.base import ContentVariant
 __all__ = [
     "Downloaded",
     "Target",
+    "batch_target",
     "check_dest",
     "check_download",
     "existing",
@@ -73,10 +75,32 @@ class Downloaded:
 
 @dataclass(frozen=True)
 class Target:
-    """The file a download goes to; ``named_by_user`` when ``dest`` was its own path."""
+    """The file a download goes to; ``named_by_user`` when ``dest`` was its own path.
+
+    A target is a path too (``os.PathLike``): passed as a download's ``dest`` it is used as
+    it is, so a name the SDK made (:func:`batch_target`) keeps an earlier download.
+    """
 
     path: Path
     named_by_user: bool
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+
+def batch_target(folder: str | os.PathLike[str], request: GenerationRequest, job_id: str) -> Target:
+    """Where a batch saves a prompt's video: ``<request>-<job id>.mp4`` in ``folder``.
+
+    ``<request>`` is a short hash of what the prompt asks for (its text and parameters, as
+    the journal knows it), not its line: after prompts move in the file a video keeps its
+    name, an edited prompt's new video gets a new one, and a rerun that finds the file keeps
+    it. Two jobs never share a name.
+
+    >>> batch_target("videos", GenerationRequest(prompt="a fox"), "job-1").path.name
+    'a36c30ab-job-1.mp4'
+    """
+    name = f"{request_hash(request)[:8]}-{safe_filename(job_id)}.mp4"
+    return Target(Path(folder) / name, named_by_user=False)
 
 
 def safe_filename(job_id: str) -> str:
@@ -125,6 +149,8 @@ def check_download(
 
 def plan_target(dest: str | os.PathLike[str], job_id: str, variant: str) -> Target:
     """The file ``dest`` means for ``job_id``'s ``variant`` (see the module's rules)."""
+    if isinstance(dest, Target):
+        return dest
     raw = os.fspath(dest)
     path = Path(raw)
     if raw.endswith(_SEPARATORS) or path.is_dir() or (not path.exists() and not path.suffix):

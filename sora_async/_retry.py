@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio
@@ -53,6 +53,8 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     base_delay: float = 0.5
     max_delay: float = 16.0
+    # Told of every retry (the client's metrics), as well as a call's own ``on_retry``.
+    observer: Callable[[SoraError, float], None] | None = field(default=None, compare=False)
 
     def retryable(self, error: SoraError, *, submit: bool) -> bool:
         """Whether another try may help, and (for a submit) cannot spend the quota twice."""
@@ -129,6 +131,7 @@ class RetryPolicy:
                 if time.monotonic() + delay > deadline:
                     raise
                 retries += 1
-                if on_retry is not None:
-                    on_retry(error, delay)
+                for told in (self.observer, on_retry):
+                    if told is not None:
+                        told(error, delay)
                 await anyio.sleep(delay)

@@ -37,6 +37,7 @@ from ._errors import (
     error_for_status,
     shortened,
 )
+from ._metrics import Recorder, RequestKind
 from ._secrets import Secret, guard_logs, redact, shown_url
 from .providers import Provider
 
@@ -103,7 +104,9 @@ class Transport:
         api_key: Secret,
         max_connections: int,
         caps: Caps,
+        recorder: Recorder | None = None,
     ) -> None:
+        self._recorder = recorder or Recorder(provider.name, "")
         self._http = http
         self._provider = provider
         self._key = api_key
@@ -115,6 +118,12 @@ class Transport:
 
     async def send(self, request: httpx.Request, *, submit: bool) -> Answer:
         """Send one API call and read its answer, within the byte cap and the deadline."""
+        with self._recorder.request(_kind(request, submit=submit), request.method) as call:
+            answer = await self._send_call(request, submit=submit)
+            call.answered(answer)
+            return answer
+
+    async def _send_call(self, request: httpx.Request, *, submit: bool) -> Answer:
         request.headers.update(self._provider.auth_headers(self._key.reveal()))
         what = f"{request.method} {request.url.path}"
         deadline = self._caps.deadline(request)
@@ -149,6 +158,12 @@ class Transport:
         and is cut off when it brings less than ``MIN_RATE * timeout`` bytes in any
         ``timeout`` seconds, or runs past ``download_timeout``.
         """
+        with self._recorder.request("download", request.method):
+            return await self._download(request, write)
+
+    async def _download(
+        self, request: httpx.Request, write: Callable[[bytes], Awaitable[object]]
+    ) -> int:
         caps = self._caps
         window, floor = caps.timeout, int(MIN_RATE * caps.timeout)
         shown = shown_url(str(request.url))
@@ -304,6 +319,13 @@ class Transport:
             f"the download of {shown_url(str(request.url))} was redirected more than "
             f"{MAX_DOWNLOAD_HOPS} times",
         )
+
+
+def _kind(request: httpx.Request, *, submit: bool) -> RequestKind:
+    """What a call is, for the metrics: a submit, a read (GET), or another write."""
+    if submit:
+        return "submit"
+    return "read" if request.method in ("GET", "HEAD") else "write"
 
 
 def _next_hop(request: httpx.Request, response: httpx.Response) -> httpx.URL:

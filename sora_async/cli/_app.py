@@ -18,16 +18,26 @@ import typer
 from rich.console import Console
 
 from .._client import AsyncSoraClient
+from .._download import existing, plan_target
 from .._errors import AuthenticationError, InvalidRequestError, JobFailedError, SoraError
 from .._journal import JournalError
 from .._limits import Limits
 from .._models import Job, JobStatus
 from ..state import check_shared_state
-from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    cli_words,
+    counted,
+)
 from ._connect import Connection
 from ._display import Display, LiveDisplay, PlainDisplay, quota_text
 from ._paths import check_download
 from ._run import BatchOptions, run_batch
+from ._usage import OneLineUsageGroup, PlainUsageCommand
 
 __all__ = ["app"]
 
@@ -39,7 +49,14 @@ app = typer.Typer(
     # A traceback with locals could show the API key: never print one.
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
+    # Plain help (no <bool> on flags, no choices broken mid-word at 80 columns), and
+    # usage errors on one line like every other error.
+    rich_markup_mode=None,
+    cls=OneLineUsageGroup,
 )
+
+
+command = functools.partial(app.command, cls=PlainUsageCommand)
 
 
 class ProviderName(StrEnum):
@@ -105,6 +122,18 @@ MaxPollOpt = Annotated[
     float | None,
     typer.Option(
         help="Longest gap between two polls of one job, seconds.", rich_help_panel=_SERVICE
+    ),
+]
+SimSettingOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sim-setting",
+        metavar="NAME=VALUE",
+        show_default=False,
+        help="With --simulate: change a simulator setting, e.g. daily-limit=30 (repeatable; "
+        "also failure-rate, fail-prompts-containing, workers, service-time=LOW,HIGH, seed, "
+        "rate-limit, concurrent-limit, credits).",
+        rich_help_panel=_SERVICE,
     ),
 ]
 InsecureOpt = Annotated[
@@ -213,17 +242,19 @@ def _service_options(
     poll_interval: PollOpt = None,
     max_poll_interval: MaxPollOpt = None,
     allow_insecure: InsecureOpt = False,
+    sim_setting: SimSettingOpt = None,
 ) -> Connection:
     """The service options every command but ``simulate`` takes."""
     return Connection(
-        provider.value,
-        base_url,
-        api_key,
-        simulate,
-        time_scale,
-        poll_interval,
-        max_poll_interval,
-        allow_insecure,
+        provider=provider.value,
+        base_url=base_url,
+        api_key=api_key,
+        simulate=simulate,
+        time_scale=time_scale,
+        poll_interval=poll_interval,
+        max_poll_interval=max_poll_interval,
+        allow_insecure=allow_insecure,
+        sim_settings=tuple(sim_setting or ()),
     )
 
 
@@ -298,6 +329,8 @@ def _exit_code(error: BaseException) -> int | None:
 
 
 def _message(error: BaseException) -> str:
+    if isinstance(error, InvalidRequestError):
+        return cli_words(error)
     if isinstance(error, AuthenticationError):
         return f"the API key was refused: {error}"
     if isinstance(error, OSError) and error.strerror:
@@ -316,13 +349,14 @@ def _warn(text: str) -> None:
 # -- batch ---------------------------------------------------------------------------------------
 
 
-@app.command()
+@command()
 @_with_service_options
 def batch(
     conn: Connection,
     prompts: Annotated[
         str,
         typer.Argument(
+            metavar="PROMPT_FILE",
             help="A .txt (a prompt a line, # comments), .csv (a prompt column) or .jsonl "
             "file; - reads standard input.",
             show_default=False,
@@ -355,8 +389,10 @@ def batch(
         Format | None,
         typer.Option("--format", help="The prompt file's format (default: from its name)."),
     ] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Submissions in flight at once.")] = 8,
-    downloads: Annotated[int, typer.Option(min=1, help="Downloads at once.")] = 4,
+    concurrency: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Submissions in flight at once.")
+    ] = 8,
+    downloads: Annotated[int, typer.Option(min=1, metavar="N", help="Downloads at once.")] = 4,
     aspect_ratio: AspectOpt = None,
     model: ModelOpt = None,
     duration: DurationOpt = None,
@@ -405,11 +441,13 @@ def _display(total: int) -> Display:
 # -- one job at a time ---------------------------------------------------------------------------
 
 
-@app.command()
+@command()
 @_with_service_options
 def generate(
     conn: Connection,
-    prompt: Annotated[str, typer.Argument(help="What to generate.", show_default=False)],
+    prompt: Annotated[
+        str, typer.Argument(metavar="PROMPT", help="What to generate.", show_default=False)
+    ],
     download: Annotated[
         str | None,
         typer.Option(
@@ -488,11 +526,13 @@ def _with_client(
     return anyio.run(run)
 
 
-@app.command()
+@command()
 @_with_service_options
 def status(
     conn: Connection,
-    job_id: Annotated[str, typer.Argument(help="The job's id.", show_default=False)],
+    job_id: Annotated[
+        str, typer.Argument(metavar="JOB_ID", help="The job's id.", show_default=False)
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Show one job's status."""
@@ -510,11 +550,11 @@ def status(
     _run(lambda: _with_client(conn, go))
 
 
-@app.command("list")
+@command("list")
 @_with_service_options
 def list_(
     conn: Connection,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many videos.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, metavar="N", help="At most this many videos.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """List the videos this key made, newest first."""
@@ -536,7 +576,7 @@ def list_(
     _run(lambda: _with_client(conn, go))
 
 
-@app.command()
+@command()
 @_with_service_options
 def quota(
     conn: Connection,
@@ -563,11 +603,13 @@ def quota(
     _run(lambda: _with_client(conn, go))
 
 
-@app.command("download")
+@command("download")
 @_with_service_options
 def download_(
     conn: Connection,
-    job_id: Annotated[str, typer.Argument(help="The finished job's id.", show_default=False)],
+    job_id: Annotated[
+        str, typer.Argument(metavar="JOB_ID", help="The finished job's id.", show_default=False)
+    ],
     dest: Annotated[str, typer.Option(help="A folder, or a file path (e.g. clip.mp4).")] = ".",
     variant: Annotated[Variant, typer.Option(help="Which file.")] = Variant.video,
     overwrite: OverwriteOpt = False,
@@ -575,13 +617,16 @@ def download_(
     """Save a finished job's video (streamed; replaces a file only with --overwrite)."""
 
     async def go(client: AsyncSoraClient) -> int:
-        async with conn.first_contact():
-            job = await client.get_job(job_id)
-        with _activity(f"downloading {job_id}"):
-            path = await client.download(
-                job, Path(dest), variant=variant.value, overwrite=overwrite
-            )
-        typer.echo(f"saved: {path} ({path.stat().st_size} bytes)")
+        # An earlier download of this job is kept with no request at all (not even its status).
+        done = existing(plan_target(dest, job_id, variant.value), overwrite=overwrite)
+        if done is None:
+            async with conn.first_contact():
+                job = await client.get_job(job_id)
+            with _activity(f"downloading {job_id}"):
+                done = await client._download(
+                    job, Path(dest), variant=variant.value, overwrite=overwrite
+                )
+        typer.echo(f"{done.outcome}: {done.path} ({done.path.stat().st_size} bytes)")
         return EXIT_OK
 
     def check() -> None:
@@ -598,11 +643,15 @@ def _activity(text: str) -> AbstractContextManager[Any]:
 # -- the results gallery -------------------------------------------------------------------------
 
 
-@app.command()
+@command()
 def report(
     results: Annotated[
         Path,
-        typer.Argument(help="A results file written by batch --out.", show_default=False),
+        typer.Argument(
+            metavar="RESULTS_FILE",
+            help="A results file written by batch --out.",
+            show_default=False,
+        ),
     ],
     out: Annotated[
         Path | None,
@@ -623,7 +672,7 @@ def report(
         cards, totals = read_results(results)
         page = out if out is not None else results.with_suffix(".html")
         written = write_report(page, cards, totals, title=title, overwrite=overwrite)
-        typer.echo(f"report: {written} ({len(cards)} prompts)")
+        typer.echo(f"report: {written} ({counted(len(cards), 'prompt')})")
         return EXIT_OK
 
     _run(work)
@@ -632,13 +681,13 @@ def report(
 # -- the simulator -------------------------------------------------------------------------------
 
 
-@app.command(
+@command(
     "simulate",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     add_help_option=False,
 )
 def simulate_(ctx: typer.Context) -> None:
-    """Serve the simulator on 127.0.0.1 (the options of python -m sora_async.simulator)."""
+    """Serve the simulator on 127.0.0.1 for other programs (see simulate --help)."""
     from ..simulator.__main__ import main as serve
 
     serve(ctx.args, prog="sora-async simulate")

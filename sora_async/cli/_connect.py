@@ -12,6 +12,7 @@ from urllib.request import getproxies
 
 import anyio
 import httpx
+from pydantic import ValidationError
 
 from .._client import AsyncSoraClient
 from .._errors import APIConnectionError, InvalidRequestError
@@ -38,22 +39,50 @@ class Connection:
     poll_interval: float | None = None
     max_poll_interval: float | None = None
     allow_insecure: bool = False
+    sim_settings: tuple[str, ...] = ()
     limits: Limits | None = None
     shared_state: str | None = None
 
     def check(self) -> None:
         """Refuse options that cannot work (a :class:`UsageError`), before anything is sent."""
+        if self.sim_settings and not self.simulate:
+            raise UsageError("--sim-setting changes the embedded simulator: add --simulate")
         if self.simulate:
             if self.base_url is not None:
                 raise UsageError("--simulate runs the embedded simulator: leave out --base-url")
             if not (self.time_scale > 0 and math.isfinite(self.time_scale)):
                 raise UsageError("--time-scale must be a number greater than 0")
+            simulator_settings(self.sim_settings, provider=self.provider)
+            self._check_poll_intervals()
             return
+        self._check_poll_intervals()
         if self.base_url is not None:
             _check_base_url(self.base_url, allow_insecure=self.allow_insecure)
         if not (self.api_key or os.environ.get("SORA_API_KEY", "")).strip():
             raise UsageError(
                 "no API key: pass --api-key or set SORA_API_KEY (or try --simulate, no key needed)"
+            )
+
+    def _check_poll_intervals(self) -> None:
+        given = {
+            "--poll-interval": self.poll_interval,
+            "--max-poll-interval": self.max_poll_interval,
+        }
+        for option, value in given.items():
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise UsageError(f"{option} must be a number of seconds greater than 0")
+        # The client's defaults (3 and 30 s; a simulation's scaled) where none was given.
+        scale = self.time_scale if self.simulate else 1.0
+        shortest = self.poll_interval or 3.0 * scale
+        longest = self.max_poll_interval or 30.0 * scale
+        if longest < shortest:
+            shown = [
+                f"{option} {value:g}" if value is not None else f"{option} (default {default:g})"
+                for (option, value), default in zip(given.items(), (shortest, longest), strict=True)
+            ]
+            raise UsageError(
+                f"{shown[1]} is shorter than {shown[0]}: the longest gap between two polls "
+                "of a job cannot be shorter than the shortest"
             )
 
     @property
@@ -123,6 +152,7 @@ class Connection:
                 api_key=self.api_key,
                 poll_interval=self.poll_interval,
                 max_poll_interval=self.max_poll_interval,
+                **simulator_settings(self.sim_settings, provider=self.provider),
                 limits=self.limits,
                 shared_state=self.shared_state,
             )
@@ -144,6 +174,52 @@ class Connection:
             shared_state=self.shared_state,
             **options,
         )
+
+
+# The simulator's settings a trial may change (SimulatorSettings' fields, CLI-spelled);
+# the provider, the time scale and the key have their own options.
+SIM_SETTINGS = (
+    "daily-limit",
+    "rate-limit",
+    "rate-window",
+    "concurrent-limit",
+    "credits",
+    "workers",
+    "seed",
+    "service-time",
+    "pickup-delay",
+    "failure-rate",
+    "failure-error",
+    "fail-prompts-containing",
+)
+
+
+def simulator_settings(given: tuple[str, ...], *, provider: str) -> dict[str, Any]:
+    """``--sim-setting NAME=VALUE`` options as the simulator's settings, checked by it.
+
+    >>> simulator_settings(("daily-limit=30",), provider="codefast")
+    {'daily_limit': 30}
+    """
+    from ..simulator import SimulatorSettings
+
+    settings: dict[str, Any] = {}
+    for text in given:
+        name, equals, value = text.partition("=")
+        name = name.strip().replace("_", "-")
+        if not equals or name not in SIM_SETTINGS:
+            raise UsageError(
+                f"--sim-setting {text}: expected NAME=VALUE, NAME one of {', '.join(SIM_SETTINGS)}"
+            )
+        field = name.replace("-", "_")
+        settings[field] = value.split(",") if field == "service_time" else value
+        try:
+            SimulatorSettings(provider=provider, **settings)
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"]
+            raise UsageError(f"--sim-setting {text}: {reason[:1].lower()}{reason[1:]}") from None
+    # The values as the simulator read them ("30" is 30), for the client's own use.
+    checked = SimulatorSettings(provider=provider, **settings)
+    return {name: getattr(checked, name) for name in settings}
 
 
 def _check_base_url(url: str, *, allow_insecure: bool) -> None:

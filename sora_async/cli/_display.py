@@ -32,7 +32,7 @@ from rich.text import Text
 from .._batch import BatchProgress
 from .._journal import Remembered
 from .._models import Quota
-from ._common import EXIT_DAILY_LIMIT, EXIT_FAILED, EXIT_OK
+from ._common import EXIT_DAILY_LIMIT, EXIT_FAILED, EXIT_OK, counted
 
 __all__ = ["Display", "LiveDisplay", "PlainDisplay", "Summary", "quota_text"]
 
@@ -71,8 +71,8 @@ class Summary:
     def headline(self) -> str:
         counts = self.counts
         return (
-            f"{self.total} prompts: {counts['completed']} completed, {counts['failed']} failed, "
-            f"{counts['skipped']} skipped, {counts['error']} errors"
+            f"{counted(self.total, 'prompt')}: {counts['completed']} completed, "
+            f"{counts['failed']} failed, {counts['skipped']} skipped, {counts['error']} errors"
         )
 
     def details(self) -> list[tuple[str, str]]:
@@ -89,36 +89,44 @@ class Summary:
 
     def hints(self) -> list[str]:
         lines = []
-        if self.counts["skipped"]:
+        skipped = self.counts["skipped"]
+        if skipped:
             when = self.reset_at.isoformat() if self.reset_at else "at the provider's next day"
             lines.append(
-                f"{self.counts['skipped']} prompts were skipped: the daily limit is spent; it "
-                f"resets {when}. Run the same command again then: only the skipped prompts "
+                f"{counted(skipped, 'prompt')} {_was(skipped)} skipped: the daily limit is spent; "
+                f"it resets {when}. Run the same command again then: only the skipped prompts "
                 "are submitted."
             )
         if self.unknown:
+            unknown = len(self.unknown)
             shown = ", ".join(str(entry.index) for entry in self.unknown[:10])
-            more = "…" if len(self.unknown) > 10 else ""
+            more = "…" if unknown > 10 else ""
             lines.append(
-                f"{len(self.unknown)} submits have an unknown outcome and were not resent "
-                f"(prompts {shown}{more}): check `sora-async list`, then re-run with "
-                "--resubmit-unknown to send them again (that may spend quota twice)."
+                f"{counted(unknown, 'submit')} {'has' if unknown == 1 else 'have'} an unknown "
+                f"outcome and {_was(unknown)} not resent (prompts {shown}{more}): check "
+                "`sora-async list`, then re-run with --resubmit-unknown to send them again "
+                "(that may spend quota twice)."
             )
         if self.moved:
             lines.append(
-                f"{self.moved} prompts had moved in the file since an earlier run: found by "
-                "their text and parameters, not submitted again."
+                f"{counted(self.moved, 'prompt')} had moved in the file since an earlier run: "
+                "found by their text and parameters, not submitted again."
             )
         if self.unmatched:
-            first = self.unmatched[0]
+            first, unmatched = self.unmatched[0], len(self.unmatched)
             lines.append(
-                f"{len(self.unmatched)} prompts of an earlier run match no prompt now (edited or "
+                f"{counted(unmatched, 'prompt')} of an earlier run "
+                f"{'matches' if unmatched == 1 else 'match'} no prompt now (edited or "
                 f"removed), e.g. prompt {first.index} {first.prompt!r} (job {first.job_id}): "
                 "their jobs are not followed any more."
             )
         if self.simulated:
             lines.append("This was a SIMULATION: no request left this machine.")
         return lines
+
+
+def _was(count: int) -> str:
+    return "was" if count == 1 else "were"
 
 
 class Display(Protocol):
@@ -190,7 +198,7 @@ class PlainDisplay:
 
     def start(self, banner: str) -> None:
         self._out(banner)
-        self._out(f"batch: {self._total} prompts")
+        self._out(f"batch: {counted(self._total, 'prompt')}")
 
     def progress(self, snapshot: BatchProgress) -> None:
         now = time.monotonic()

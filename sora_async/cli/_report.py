@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .._models import BatchItem
-from ._common import UsageError, reading
+from ._common import UsageError, counted, reading
 from ._display import Summary, quota_text
 
 __all__ = ["Card", "RunTotals", "read_results", "render_report", "write_report"]
@@ -243,7 +243,8 @@ def render_report(
     """The page. Files are linked relative to ``base``, the folder the page is in."""
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = [
-        f"<header><h1>{_e(title)}</h1><p class=made>{len(cards)} prompts · made {made}</p>",
+        f"<header><h1>{_e(title)}</h1>"
+        f"<p class=made>{counted(len(cards), 'prompt')} · made {made}</p>",
         _totals(totals),
         "</header>",
         _errors(cards),

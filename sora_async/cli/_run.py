@@ -11,13 +11,13 @@ from typing import Any
 import anyio
 
 from .._client import AsyncSoraClient
-from .._download import safe_filename
+from .._download import batch_target
 from .._errors import InvalidRequestError, SoraError
 from .._journal import Journal
 from .._models import BatchItem, GenerationRequest
 from .._requests import make_request
 from ..providers import get_provider
-from ._common import UsageError
+from ._common import UsageError, cli_words
 from ._connect import Connection
 from ._display import Display, Summary
 from ._inputs import InputFormat, PromptFile, detect_format, open_prompts
@@ -78,7 +78,7 @@ def run_batch(
         try:
             validate(make_request("parameter check", options.params))
         except InvalidRequestError as exc:
-            raise UsageError(f"bad option: {exc}") from None
+            raise UsageError(f"bad option: {cli_words(exc)}") from None
         source = PromptFile(
             path,
             detect_format(options.prompts, options.input_format),
@@ -174,7 +174,7 @@ class BatchRun:
         path = self.journal.download_path(item.index, item.request)
         error = None
         if path is None and item.job is not None:
-            target = folder / f"{item.index:05d}-{safe_filename(item.job.id)}.mp4"
+            target = batch_target(folder, item.request, item.job.id)
             async with limiter:
                 try:
                     # The client retries what may pass (connection, 5xx) before giving up.

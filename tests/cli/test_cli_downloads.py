@@ -9,7 +9,9 @@ import httpx
 import pytest
 from cli_helpers import KEY, Invoke, Serve, one_line_error, read_results, server_args, write_prompts
 
+from sora_async import GenerationRequest
 from sora_async._download import safe_filename
+from sora_async._journal import request_hash
 
 
 def test_batch_downloads_land_whole_and_a_rerun_skips_them(
@@ -26,7 +28,8 @@ def test_batch_downloads_land_whole_and_a_rerun_skips_them(
     records = read_results(tmp_path / "r.jsonl")
     for record in records:
         path = Path(record["path"])
-        assert path.name == f"{record['index']:05d}-{safe_filename(record['job_id'])}.mp4"
+        digest = request_hash(GenerationRequest(prompt=record["prompt"]))
+        assert path.name == f"{digest[:8]}-{safe_filename(record['job_id'])}.mp4"
         assert path.read_bytes() == httpx.get(record["video_url"]).content  # whole
         assert record["video_url"].startswith(url)  # the URL stays in the results
     assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == sorted(
@@ -72,18 +75,21 @@ def test_a_failed_download_is_retried_then_reported_and_the_url_kept(
 
 
 def test_download_command_keeps_a_whole_file(invoke: Invoke, serve: Serve, tmp_path: Path) -> None:
-    _, url = serve(api_key=KEY)
+    sim, url = serve(api_key=KEY)
     job_id = invoke("generate", "a boat", *server_args(url)).stdout.split()[2].rstrip(":")
     command = ["download", job_id, *server_args(url), "--dest", "out/"]
     assert invoke(*command).exit_code == 0
     saved = tmp_path / "out" / f"{job_id}.mp4"
     stamp = saved.stat().st_mtime_ns
+    sim.reset_counters()
 
     again = invoke(*command)
 
     assert again.exit_code == 0, again.output
     assert saved.stat().st_mtime_ns == stamp
-    assert again.stdout.strip() == f"saved: out/{job_id}.mp4 ({saved.stat().st_size} bytes)"
+    # Kept, said so, and nothing asked of the service (not even the job's status).
+    assert again.stdout.strip() == f"kept: out/{job_id}.mp4 ({saved.stat().st_size} bytes)"
+    assert sim.counters.requests == {}
 
 
 def test_simulated_batch_downloads(invoke: Invoke, tmp_path: Path) -> None:
@@ -93,6 +99,52 @@ def test_simulated_batch_downloads(invoke: Invoke, tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert all(Path(r["path"]).stat().st_size > 0 for r in read_results(tmp_path / "r.jsonl"))
+
+
+def test_names_survive_moved_and_edited_prompts(
+    invoke: Invoke, serve: Serve, tmp_path: Path
+) -> None:
+    _, url = serve(api_key=KEY)
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a red fox\na paper boat\na lighthouse\n")
+    command = ["batch", "p.txt", *server_args(url), "--out", "r.jsonl", "--download", "videos"]
+    assert invoke(*command).exit_code == 0
+    first = {r["prompt"]: Path(r["path"]).name for r in read_results(tmp_path / "r.jsonl")}
+
+    # A new line on top moves every prompt; the boat is edited.
+    prompts.write_text("a green hill\na lighthouse\na paper boat at night\na red fox\n")
+    again = invoke(*command)
+
+    assert again.exit_code == 0, again.output
+    records = read_results(tmp_path / "r.jsonl")
+    names = {r["prompt"]: Path(r["path"]).name for r in records}
+    # A moved prompt keeps its file; no two files share a prefix (the old index did).
+    assert names["a red fox"] == first["a red fox"]
+    assert names["a lighthouse"] == first["a lighthouse"]
+    files = sorted(p.name for p in (tmp_path / "videos").iterdir())
+    assert len({name.split("-")[0] for name in files}) == len(files) == 5
+    # The edited prompt's new video has a new name; the old one is told apart from it.
+    assert names["a paper boat at night"] != first["a paper boat"]
+    assert first["a paper boat"] in files and first["a paper boat"] not in names.values()
+
+
+def test_a_rerun_without_a_journal_keeps_the_same_jobs_files(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    # A simulation's journal is in memory: the rerun submits again, and the seeded simulator
+    # hands back the same job ids, whose files are already there.
+    command = ["batch", "-", "--simulate", "--time-scale", "0.002", "--download", "v"]
+    command += ["--concurrency", "1"]  # the same prompts get the same job ids
+    assert invoke(*command, "--out", "1.jsonl", input="one\ntwo\n").exit_code == 0
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "v").iterdir()}
+
+    again = invoke(*command, "--out", "2.jsonl", input="one\ntwo\n")
+
+    assert again.exit_code == 0, again.output
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "v").iterdir()} == stamps
+    assert sorted(r["path"] for r in read_results(tmp_path / "2.jsonl")) == sorted(
+        r["path"] for r in read_results(tmp_path / "1.jsonl")
+    )
 
 
 # -- where a video may go: checked before anything is sent ---------------------------------------

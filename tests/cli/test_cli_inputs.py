@@ -111,7 +111,7 @@ def test_a_prompt_the_provider_refuses_is_found_before_the_run(
     (tmp_path / "p.txt").write_text("fine\n" + "x" * 5000 + "\n")
     assert_usage_error(invoke("batch", "p.txt", *FAST), "p.txt: line 2: prompt")
     assert_usage_error(
-        invoke("batch", "p.txt", *FAST, "--aspect-ratio", "4:3"), "bad option: aspect_ratio"
+        invoke("batch", "p.txt", *FAST, "--aspect-ratio", "4:3"), "bad option: --aspect-ratio"
     )
 
 

@@ -118,14 +118,14 @@ def test_an_unknown_submit_is_reported_and_resent_only_when_asked(
     first = invoke(*command)
 
     assert first.exit_code == 1, first.output
-    assert "1 submits have an unknown outcome and were not resent" in first.stdout
+    assert "1 submit has an unknown outcome and was not resent" in first.stdout
     unknown = [r for r in read_results(tmp_path / "r.jsonl") if r["status"] == "error"]
     assert len(unknown) == 1 and "outcome unknown" in unknown[0]["error"]
     assert sim.counters.submits == 3
 
     again = invoke(*command)
     assert again.exit_code == 1
-    assert "1 submits have an unknown outcome" in again.stdout
+    assert "1 submit has an unknown outcome" in again.stdout
     assert sim.counters.submits == 3  # not resent
 
     resent = invoke(*command, "--resubmit-unknown")
@@ -153,7 +153,7 @@ def test_an_edited_file_submits_only_what_changed(
     after = {r["prompt"]: r["job_id"] for r in read_results(tmp_path / "r.jsonl")}
     assert after["a fox"] == before["a fox"] and after["a cat"] == before["a cat"]
     assert "2 prompts had moved in the file since an earlier run" in again.stdout
-    assert "1 prompts of an earlier run match no prompt now (edited or removed), e.g. " in (
+    assert "1 prompt of an earlier run matches no prompt now (edited or removed), e.g. " in (
         again.stdout
     )
     assert f"prompt 1 'a crow' (job {before['a crow']})" in again.stdout
