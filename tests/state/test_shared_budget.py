@@ -283,3 +283,35 @@ async def test_clients_following_one_job_share_one_stream_of_polls(redis: RedisS
     alone = await follow_one_job(redis, 1)
     four = await follow_one_job(redis, 4)
     assert four <= 2 * alone, (four, alone)
+
+
+async def test_sora_lifespan_takes_shared_state(redis: RedisServer) -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from sora_async.contrib.fastapi import create_router, sora_lifespan
+    from sora_async.testing import serve_app
+
+    with serve_simulator(provider="openai", time_scale=0.01) as server:
+        lifespan = sora_lifespan(
+            provider="openai", base_url=server.url, api_key=KEY, shared_state=redis.url
+        )
+        app = FastAPI(lifespan=lifespan)
+        app.include_router(create_router())
+        async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
+            answer = await http.post("/videos", json={"prompt": "a fox"})
+        assert answer.status_code == 202
+    namespace = namespace_for("openai", server.url, KEY).encode()
+    assert any(item.startswith(namespace) for item in redis.keys_and_values())
+
+
+def test_a_missing_redis_extra_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "redis", None)
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    with pytest.raises(InvalidRequestError) as caught:
+        AsyncSoraClient(api_key=KEY, shared_state="redis://cache:6379/0")
+    assert str(caught.value) == (
+        "shared_state: needs the redis extra: pip install 'sora-async[redis]'"
+    )
