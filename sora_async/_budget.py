@@ -1,13 +1,17 @@
-"""The request budget one client shares across submits and polls.
+"""The request budget one client shares across submits and polls (in this process; the
+same budget shared by several processes lives in :mod:`sora_async.state`).
 
 Three limits, learned from what the provider says and started from what it publishes:
 
-* a rolling request window (soravideo: 20 a minute), kept locally from our own send times and
-  corrected by ``X-RateLimit-*`` headers and ``Retry-After``;
+* a rolling request window. The server's rate-limit headers are the truth: while they
+  arrive, ``remaining`` requests go until ``reset``, then one more, whose answer says what
+  next. The published window (soravideo: 20 a minute) is only the prior, kept locally from
+  our own send times when no header says otherwise; a user's own :class:`~sora_async.Limits`
+  replace it and are kept in every case;
 * a concurrent-task gate (soravideo: 3 tasks): a submit waits for a free slot instead of
   drawing error 2002;
 * the daily quota, by reservation: a submit reserves a slot before it is sent, so concurrent
-  submits can never overshoot ``daily_remaining``.
+  submits can never overshoot ``daily_remaining`` (nor the user's own daily limit).
 
 Every pause the server asks for (``X-RateLimit-Reset`` with nothing remaining, openai's
 ``x-ratelimit-reset-requests``, ``Retry-After`` on a 429) is capped at ``max_pause``: one
