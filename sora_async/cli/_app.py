@@ -313,6 +313,13 @@ def batch(
         Format | None,
         typer.Option("--format", help="The prompt file's format (default: from its name)."),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the run's HTML gallery here (as sora-async report does).",
+            show_default=False,
+        ),
+    ] = None,
     concurrency: Annotated[
         int, typer.Option(min=1, metavar="N", help="Submissions in flight at once.")
     ] = 8,
@@ -337,7 +344,19 @@ def batch(
         downloads=downloads,
     )
 
-    _run(lambda: run_batch(conn, options, make_display=_display, warn=_warn).exit_code)
+    def work() -> int:
+        make_display = _display
+        if report is not None:
+            from ._report import ReportingDisplay, check_report
+
+            check_report(report)
+
+            def make_display(total: int) -> Display:
+                return ReportingDisplay(_display(total), report, echo=_echo)
+
+        return run_batch(conn, options, make_display=make_display, warn=_warn).exit_code
+
+    _run(work)
 
 
 def _display(total: int) -> Display:
