@@ -409,8 +409,8 @@ def generate(
             return EXIT_FAILED
         typer.echo(f"completed: {job.video_url}")
         if download is not None:
-            path = await client.download(job, Path(download), overwrite=overwrite)
-            typer.echo(f"saved: {path}")
+            done = await client._download(job, Path(download), variant="video", overwrite=overwrite)
+            typer.echo(f"{done.outcome}: {done.path}")
         return EXIT_OK
 
     def check() -> None:
