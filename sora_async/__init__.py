@@ -28,6 +28,7 @@ from ._errors import (
     SoraError,
     WaitTimeoutError,
 )
+from ._limits import Limits
 from ._metrics import ClientMetrics, DurationStats
 from ._models import (
     BatchItem,
@@ -63,6 +64,7 @@ __all__ = [
     "Job",
     "JobFailedError",
     "JobStatus",
+    "Limits",
     "NotFoundError",
     "Quota",
     "RateLimitError",

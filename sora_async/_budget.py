@@ -21,17 +21,19 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import anyio
 
 from ._errors import DailyLimitError
+from ._limits import Limits
 from ._models import Quota
 from .providers.base import ProviderLimits
 
-__all__ = ["RequestBudget", "next_utc_midnight"]
+__all__ = ["PauseCap", "RequestBudget", "Ticket", "daily_spent_error", "next_utc_midnight"]
 
 logger = logging.getLogger("sora_async")
 
@@ -40,6 +42,17 @@ def next_utc_midnight(now: datetime | None = None) -> datetime:
     """When a provider's day starts again (both seed providers reset at midnight UTC)."""
     now = now or datetime.now(UTC)
     return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def daily_spent_error(reset_at: datetime | None) -> DailyLimitError:
+    """The error for a submit refused before sending: the day's quota is spent."""
+    reset = reset_at or next_utc_midnight()
+    error = DailyLimitError(
+        f"daily limit reached: no submissions left today (resets {reset.isoformat()}); not sent",
+        status_code=429,
+    )
+    error.reset_at = reset
+    return error
 
 
 class _Signal:
@@ -56,48 +69,141 @@ class _Signal:
         await self._event.wait()
 
 
-class _RateWindow:
+class _LocalWindow:
+    """A rolling window kept from our own send times."""
+
     def __init__(self, limit: int | None, window: float) -> None:
         self.limit = limit
         self.window = window
         self._sent: deque[float] = deque()
-        self._paused_until = 0.0
+
+    def wait(self, now: float) -> float:
+        if not self.limit:
+            return 0.0
+        # The server counts from when it received each request: leave a little margin.
+        horizon = self.window + max(0.02 * self.window, 0.005)
+        while self._sent and self._sent[0] <= now - horizon:
+            self._sent.popleft()
+        if len(self._sent) >= self.limit:
+            return self._sent[-self.limit] + horizon - now
+        return 0.0
+
+    def record(self, now: float) -> None:
+        self._sent.append(now)
+        if self.limit and len(self._sent) > 4 * self.limit:
+            self._sent.popleft()
+
+
+@dataclass(slots=True)
+class _ServerView:
+    """What the newest answer's rate-limit headers said: ``remaining`` requests until
+    ``reset`` (our clock), counted up to the request numbered ``seq``."""
+
+    remaining: int
+    reset: float
+    seq: int
+    span: float
+    probes: int = 0
+
+
+class _RateWindow:
+    """Admission by the rate window.
+
+    While the server's headers arrive they are the truth: ``remaining`` requests may go
+    (less those we sent after the answer that said so) until ``reset``; after ``reset`` the
+    server's window has moved on by at least one request, so one more goes and its answer
+    says what next. Without headers the published window (or the user's) is kept locally
+    from our own send times. The user's own window is kept in every case.
+    """
+
+    def __init__(
+        self,
+        prior: _LocalWindow,
+        own: _LocalWindow | None,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self.prior = prior
+        self.own = own
+        self.view: _ServerView | None = None
+        self.seq = 0
+        self._paused_until = -math.inf
+        self._clock = clock
+        self._sleep = sleep
+        self._heard = _Signal()
         self._lock = anyio.Lock()
 
     def pause_until(self, when: float) -> None:
         self._paused_until = max(self._paused_until, when)
 
-    def _wait_for(self, now: float) -> float:
-        wait = self._paused_until - now
-        if self.limit:
-            # The server counts from when it received each request: leave a little margin.
-            horizon = self.window + max(0.02 * self.window, 0.005)
-            while self._sent and self._sent[0] <= now - horizon:
-                self._sent.popleft()
-            if len(self._sent) >= self.limit:
-                wait = max(wait, self._sent[-self.limit] + horizon - now)
-        return wait
+    def heard(self, remaining: int, reset: float, seq: int) -> None:
+        """An answer's headers (the request numbered ``seq``): the newest one wins."""
+        if seq < 0 or (self.view is not None and seq < self.view.seq):
+            return  # an older answer arriving late says less than the one we have
+        span = max(0.0, reset - self._clock())
+        self.view = _ServerView(remaining=remaining, reset=reset, seq=seq, span=span)
+        self._heard.notify()
 
-    async def admit(self) -> None:
+    def _wait_for(self, now: float) -> tuple[float, bool]:
+        """How long to wait, and whether a new answer may end the wait sooner."""
+        wait = self._paused_until - now
+        if self.own is not None:
+            wait = max(wait, self.own.wait(now))
+        view = self.view
+        if view is None:
+            return max(wait, self.prior.wait(now)), False
+        sent_since = self.seq - view.seq
+        if now < view.reset:
+            if view.remaining - sent_since <= 0:
+                wait = max(wait, view.reset - now)
+            return wait, False
+        if view.remaining + 1 + view.probes - sent_since > 0:
+            return wait, False
+        # The probe is out: wait for its answer, or (if none comes with headers) as long as
+        # the published window says, then try one more.
+        fallback = max(self.prior.wait(now), view.span, 0.001)
+        return max(wait, fallback), wait <= 0
+
+    async def admit(self) -> int:
+        """Wait until one more request may go; returns its number (ordering answers)."""
         # One admission at a time keeps the order fair (first come, first sent).
         async with self._lock:
-            # A time-based wait: nothing signals when the window frees up.
-            while (wait := self._wait_for(time.monotonic())) > 0:  # noqa: ASYNC110
-                await anyio.sleep(wait)
-            self._sent.append(time.monotonic())
-            if self.limit and len(self._sent) > 4 * self.limit:
-                self._sent.popleft()
+            while True:
+                wait, wake_early = self._wait_for(self._clock())
+                if wait <= 0:
+                    break
+                if not wake_early:
+                    await self._sleep(wait)
+                    continue
+                view = self.view
+                with anyio.move_on_after(wait) as scope:
+                    await self._heard.wait()
+                if scope.cancelled_caught and view is self.view and view is not None:
+                    view.probes += 1  # no answer told us more: try one more request
+            now = self._clock()
+            for window in (self.prior, self.own):
+                if window is not None:
+                    window.record(now)
+            self.seq += 1
+            return self.seq
 
 
 class _TaskGate:
-    def __init__(self, limit: int | None) -> None:
+    def __init__(self, limit: int | None, cap: int | None) -> None:
         self.limit = limit
+        self.cap = cap  # the user's own, kept whatever the server says
         self.active: set[str] = set()
         self.pending = 0
         self._changed = _Signal()
 
+    @property
+    def effective(self) -> int | None:
+        known = [n for n in (self.limit, self.cap) if n]
+        return min(known) if known else None
+
     async def acquire(self, *, wait: bool) -> None:
-        while wait and self.limit and len(self.active) + self.pending >= self.limit:
+        while wait and (limit := self.effective) and len(self.active) + self.pending >= limit:
             await self._changed.wait()
         self.pending += 1
 
@@ -114,22 +220,29 @@ class _TaskGate:
 
 
 class _DailyQuota:
-    def __init__(self, limit: int | None) -> None:
-        self.applies = limit is not None
+    def __init__(
+        self, limit: int | None, cap: int | None, *, today: Callable[[], datetime]
+    ) -> None:
+        self.server_counts = limit is not None  # the provider counts submits against a quota
         self.remaining: int | None = None
         self.reset_at: datetime | None = None
         self.in_flight = 0
+        self.cap = cap  # the user's own: submissions a day, counted here
+        self._used = 0
+        self._today = today
+        self._day_ends = next_utc_midnight(today())
         self._newest_seq = -1
         self._changed = _Signal()
 
     def observe(self, quota: Quota, seq: int) -> None:
         if quota.daily_limit is not None:
-            self.applies = True
+            self.server_counts = True
         if quota.daily_reset is not None:
             self.reset_at = quota.daily_reset
         value = quota.daily_remaining
         if value is None:
             return
+        self.server_counts = True
         newest = seq > self._newest_seq
         self._newest_seq = max(seq, self._newest_seq)
         # Remaining only falls during a day. A higher value is a new day, believed only from
@@ -138,51 +251,119 @@ class _DailyQuota:
             self.remaining = value
         self._changed.notify()
 
+    @property
+    def applies(self) -> bool:
+        return self.server_counts or self.cap is not None
+
     def exhausted(self, reset_at: datetime | None) -> None:
-        self.applies = True
+        self.server_counts = True
         self.remaining = 0
         self.reset_at = reset_at or self.reset_at
         self._changed.notify()
 
+    def _own_left(self) -> int | None:
+        if self.cap is None:
+            return None
+        now = self._today()
+        if now >= self._day_ends:
+            self._used, self._day_ends = 0, next_utc_midnight(now)
+        return self.cap - self._used - self.in_flight
+
+    def _server_allows(self) -> bool:
+        if self.remaining is None:
+            # Unknown: the first answer will tell us the quota, so send one alone.
+            return not self.server_counts or self.in_flight == 0
+        return self.remaining - self.in_flight > 0
+
     async def reserve(self) -> None:
         while self.applies:
-            if self.remaining is None:
+            own = self._own_left()
+            if own is not None and own <= 0:
                 if self.in_flight == 0:
-                    break  # the first answer will tell us the quota: send one alone
-            elif self.remaining - self.in_flight > 0:
+                    raise daily_spent_error(self._day_ends)
+            elif self._server_allows():
                 break
             elif self.in_flight == 0:
-                raise self._spent_error()
+                raise daily_spent_error(self.reset_at)
             await self._changed.wait()
         self.in_flight += 1
 
     def settle(self, *, spent: bool, counted_by_server: bool) -> None:
         self.in_flight -= 1
-        if spent and not counted_by_server and self.remaining is not None:
-            self.remaining = max(0, self.remaining - 1)
+        if spent:
+            self._used += 1
+            if not counted_by_server and self.remaining is not None:
+                self.remaining = max(0, self.remaining - 1)
         self._changed.notify()
 
-    def _spent_error(self) -> DailyLimitError:
-        reset = self.reset_at or next_utc_midnight()
-        error = DailyLimitError(
-            f"daily limit reached: no submissions left today (resets {reset.isoformat()}); "
-            "not sent",
-            status_code=429,
-        )
-        error.reset_at = reset
-        return error
+
+class PauseCap:
+    """The cap on every pause a server asks for, logged once per capped pause."""
+
+    def __init__(self, max_pause: float) -> None:
+        self.max_pause = max_pause
+        self._warned_until = -math.inf
+
+    def capped(self, seconds: float, source: str, now: float) -> float | None:
+        """The pause to keep (``None``: none); ``now`` is any clock in seconds."""
+        if not seconds > 0:
+            return None  # also NaN
+        if seconds <= self.max_pause:
+            return seconds
+        if now >= self._warned_until:  # once for each capped pause, not per answer
+            logger.warning(
+                "the server asked to pause every request for %.0f s (%s); pausing %.3g s "
+                "instead, the cap",
+                seconds,
+                source,
+                self.max_pause,
+            )
+        self._warned_until = now + self.max_pause
+        return self.max_pause
 
 
 class RequestBudget:
-    """Admission for every request of one client, and reservations for submits."""
+    """Admission for every request of one client, and reservations for submits.
 
-    def __init__(self, limits: ProviderLimits, *, max_pause: float = 60.0) -> None:
-        self._rate = _RateWindow(limits.rate_limit, limits.rate_window)
+    ``limits`` are the provider's published ones (the prior); ``own`` the user's
+    (:class:`~sora_async.Limits`), which replace the published numbers and are kept even
+    when the server's headers allow more. ``clock``, ``wall`` and ``sleep`` are seams for
+    tests that move time by hand.
+    """
+
+    def __init__(
+        self,
+        limits: ProviderLimits,
+        *,
+        own: Limits | None = None,
+        max_pause: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        own = own or Limits()
+        prior = _LocalWindow(
+            own.rate_limit or limits.rate_limit, own.rate_window or limits.rate_window
+        )
+        mine = own.rate_limit is not None or own.rate_window is not None
+        self._rate = _RateWindow(
+            prior,
+            _LocalWindow(prior.limit, prior.window) if mine else None,
+            clock=clock,
+            sleep=sleep,
+        )
+        self._clock = clock
+        self._wall = wall
         self._max_pause = max_pause
-        self._warned_until = -math.inf
-        self._tasks = _TaskGate(limits.concurrent_limit)
-        self._daily = _DailyQuota(limits.daily_limit)
-        self._seq = 0
+        self._cap = PauseCap(max_pause)
+        self._tasks = _TaskGate(
+            own.concurrent_tasks or limits.concurrent_limit, own.concurrent_tasks
+        )
+        self._daily = _DailyQuota(
+            limits.daily_limit,
+            own.daily_limit,
+            today=lambda: datetime.fromtimestamp(wall(), UTC),
+        )
 
     @property
     def active_tasks(self) -> int:
@@ -191,7 +372,7 @@ class RequestBudget:
     @property
     def limits_tasks(self) -> bool:
         """Whether a concurrent-task limit is known (jobs must be followed to free slots)."""
-        return bool(self._tasks.limit)
+        return bool(self._tasks.effective)
 
     @property
     def daily_remaining(self) -> int | None:
@@ -202,47 +383,47 @@ class RequestBudget:
         """Whether submits are counted against a daily quota this client knows of."""
         return self._daily.applies
 
+    async def open(self) -> None:
+        """Nothing to connect: the state is this object."""
+
+    async def run(self) -> None:
+        """Nothing to keep up."""
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
     async def admit(self) -> int:
         """Wait until one more request fits the rate window; returns its sequence number."""
-        await self._rate.admit()
-        self._seq += 1
-        return self._seq
+        return await self._rate.admit()
 
-    def observe(self, quota: Quota | None, *, seq: int) -> None:
+    async def observe(self, quota: Quota | None, *, seq: int) -> None:
         """Learn from one answer's quota fields (``seq`` orders answers by send time)."""
         if quota is None:
             return
         if quota.rate_limit:
-            self._rate.limit = quota.rate_limit
-        if quota.rate_remaining is not None and quota.rate_remaining <= 0 and quota.rate_reset:
-            wait = (quota.rate_reset - datetime.now(UTC)).total_seconds()
-            self._pause(wait, "its rate-limit reset time")
+            self._rate.prior.limit = quota.rate_limit
+        if quota.rate_remaining is not None and quota.rate_reset is not None:
+            wait = quota.rate_reset.timestamp() - self._wall()
+            if quota.rate_remaining <= 0:
+                self._pause(wait, "its rate-limit reset time")
+            # The same cap as the pause: a reset years away is not believed either.
+            reset = self._clock() + min(max(wait, 0.0), self._max_pause)
+            self._rate.heard(quota.rate_remaining, reset, seq)
         if quota.concurrent_limit:
             self._tasks.limit = quota.concurrent_limit
         self._daily.observe(quota, seq)
 
-    def back_off(self, seconds: float) -> None:
+    async def back_off(self, seconds: float) -> None:
         """The server said "too many requests": nobody sends for ``seconds`` (capped)."""
         self._pause(seconds, "Retry-After")
 
     def _pause(self, seconds: float, source: str) -> None:
-        now = time.monotonic()
-        if not seconds > 0:
-            return  # also NaN
-        if seconds > self._max_pause:
-            if now >= self._warned_until:  # once for each capped pause, not per answer
-                logger.warning(
-                    "the server asked to pause every request for %.0f s (%s); pausing %.3g s "
-                    "instead, the cap",
-                    seconds,
-                    source,
-                    self._max_pause,
-                )
-            self._warned_until = now + self._max_pause
-            seconds = self._max_pause
-        self._rate.pause_until(now + seconds)
+        now = self._clock()
+        capped = self._cap.capped(seconds, source, now)
+        if capped is not None:
+            self._rate.pause_until(now + capped)
 
-    def daily_exhausted(self, reset_at: datetime | None) -> None:
+    async def daily_exhausted(self, reset_at: datetime | None) -> None:
         self._daily.exhausted(reset_at)
 
     def job_finished(self, job_id: str) -> None:
@@ -250,7 +431,7 @@ class RequestBudget:
         self._tasks.finished(job_id)
 
     @asynccontextmanager
-    async def submission(self, *, wait_for_task_slot: bool = True) -> AsyncIterator[_Ticket]:
+    async def submission(self, *, wait_for_task_slot: bool = True) -> AsyncIterator[Ticket]:
         """Reserve a daily slot and a task slot for one submit.
 
         Raises :class:`DailyLimitError` before sending when the day's quota is spent. Without
@@ -263,7 +444,7 @@ class RequestBudget:
         except BaseException:
             self._daily.settle(spent=False, counted_by_server=False)
             raise
-        ticket = _Ticket()
+        ticket = Ticket()
         try:
             yield ticket
         finally:
@@ -272,7 +453,7 @@ class RequestBudget:
             self._tasks.settle(ticket.job_id)
 
 
-class _Ticket:
+class Ticket:
     """What became of one reserved submit."""
 
     def __init__(self) -> None:

@@ -19,7 +19,6 @@ import anyio.abc
 import httpx
 
 from ._batch import BatchJournal, BatchRunner, ProgressCallback, PromptSource
-from ._budget import RequestBudget
 from ._checks import (
     require_callback,
     require_client_settings,
@@ -40,6 +39,7 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._images import prepare_image, prepare_video
+from ._limits import Limits, check_limits
 from ._metrics import ClientMetrics, Recorder
 from ._models import BatchItem, BatchResult, Character, GenerationRequest, Job, Quota, Video
 from ._requests import make_request
@@ -56,6 +56,7 @@ from ._transport import (
 )
 from .providers import Provider, get_provider
 from .providers.base import ContentVariant, ImageData, ProviderLimits, VideoFile, VideoPage
+from .state import Budget, check_shared_state, make_budget
 
 if TYPE_CHECKING:
     from .simulator import Simulator
@@ -99,6 +100,8 @@ class AsyncSoraClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
         download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+        limits: Limits | None = None,
+        shared_state: str | None = None,
     ) -> None:
         require_client_settings(
             seconds={
@@ -121,6 +124,8 @@ class AsyncSoraClient:
                 f"must be an httpx.AsyncClient, not {type(http_client).__name__}",
                 field="http_client",
             )
+        self._limits = check_limits(limits)
+        self._shared_state = check_shared_state(shared_state)
         self._api_key = check_api_key(api_key or os.environ.get("SORA_API_KEY"))
         self._provider = get_provider(provider, base_url=base_url)
         # The URL as given (an empty one must not silently become the production host),
@@ -154,7 +159,7 @@ class AsyncSoraClient:
             ),
         )
         self._retry = RetryPolicy(max_retries=max_retries, observer=self._recorder.retried)
-        self._budget = RequestBudget(self._provider.limits, max_pause=self._retry.max_retry_after)
+        self._budget = self._new_budget(self._provider.limits, self._limits, 1.0)
         self._poll_interval = poll_interval
         self._max_poll_interval = max_poll_interval
         self._poll_concurrency = min(poll_concurrency, max_connections)
@@ -178,9 +183,15 @@ class AsyncSoraClient:
         self._state = _State.OPEN
         if self._owns_http:
             await self._http.__aenter__()
+        try:
+            await self._budget.open()
+        except BaseException:
+            await self.aclose()
+            raise
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._scheduler.run)
+        self._task_group.start_soon(self._budget.run)
         return self
 
     async def __aexit__(
@@ -207,8 +218,11 @@ class AsyncSoraClient:
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
-        if self._owns_http:
-            await self._http.aclose()
+        try:
+            if self._owns_http:
+                await self._http.aclose()
+        finally:
+            await self._budget.aclose()
 
     def _check_open(self) -> None:
         if self._state is _State.CLOSED:
@@ -440,7 +454,7 @@ class AsyncSoraClient:
         if self._provider.quota_request() is None:
             raise self._provider.unsupported("get_quota (see client.quota for what it reported)")
         payload, _ = await self._call(self._quota_request)
-        self._learn_quota(self._provider.parse_quota(payload), seq=None)
+        await self._learn_quota(self._provider.parse_quota(payload), seq=None)
         return self._quota
 
     def _quota_request(self) -> httpx.Request:
@@ -600,6 +614,8 @@ class AsyncSoraClient:
         max_connections: int = 32,
         max_retries: int = 4,
         timeout: float = 30.0,
+        limits: Limits | None = None,
+        shared_state: str | None = None,
         **simulator_settings: Any,
     ) -> AsyncSoraClient:
         """A client wired to an in-process simulator of ``provider``; no key or network needed.
@@ -629,6 +645,8 @@ class AsyncSoraClient:
             poll_concurrency=poll_concurrency,
             http_client=http,
             allow_insecure_http=True,  # the made-up host never leaves the process
+            limits=limits,
+            shared_state=shared_state,
         )
         client._owns_http = True
         client.simulator = simulator
@@ -647,9 +665,22 @@ class AsyncSoraClient:
             max_total=self._retry.max_total * max(factor, 0.1),
             max_retry_after=self._retry.max_retry_after * factor,
         )
-        self._budget = RequestBudget(
-            replace(limits, rate_window=limits.rate_window * factor),
+        own = self._limits
+        if own.rate_window is not None:
+            own = replace(own, rate_window=own.rate_window * factor)
+        self._budget = self._new_budget(
+            replace(limits, rate_window=limits.rate_window * factor), own, factor
+        )
+
+    def _new_budget(self, limits: ProviderLimits, own: Limits, time_scale: float) -> Budget:
+        return make_budget(
+            self._shared_state,
+            provider=self._provider,
+            api_key=self._api_key.reveal(),
+            limits=limits,
+            own=own,
             max_pause=self._retry.max_retry_after,
+            time_scale=time_scale,
         )
 
     # -- sending ----------------------------------------------------------------------------------
@@ -664,26 +695,26 @@ class AsyncSoraClient:
         self._check_open()
         seq = await self._budget.admit()
         answer = await self._transport.send(request, submit=submit)
-        self._learn(answer, seq)
+        await self._learn(answer, seq)
         if answer.error is not None:
             raise answer.error
         return answer.payload, answer.response
 
-    def _learn(self, answer: Answer, seq: int) -> None:
+    async def _learn(self, answer: Answer, seq: int) -> None:
         """What one answer tells about the quota and the pauses the server asks for."""
         # Quota fields are a bonus: providers leave out a malformed one, never raise.
-        self._learn_quota(self._provider.quota_from(answer.response, answer.body), seq)
+        await self._learn_quota(self._provider.quota_from(answer.response, answer.body), seq)
         error = answer.error
         if isinstance(error, DailyLimitError):
-            self._budget.daily_exhausted(error.reset_at)
+            await self._budget.daily_exhausted(error.reset_at)
         elif isinstance(error, RateLimitError) and error.retry_after:
-            self._budget.back_off(error.retry_after)
+            await self._budget.back_off(error.retry_after)
 
-    def _learn_quota(self, quota: Quota | None, seq: int | None) -> None:
+    async def _learn_quota(self, quota: Quota | None, seq: int | None) -> None:
         if quota is None or quota.is_empty:
             return
         self._quota = self._quota.merged(quota)
-        self._budget.observe(quota, seq=seq if seq is not None else -1)
+        await self._budget.observe(quota, seq=seq if seq is not None else -1)
 
     def _job_from(self, payload: Any, response: httpx.Response) -> Job:
         job = self._provider.parse_job(payload)

@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
@@ -20,7 +21,9 @@ from .._client import AsyncSoraClient
 from .._download import existing, plan_target
 from .._errors import AuthenticationError, InvalidRequestError, JobFailedError, SoraError
 from .._journal import JournalError
+from .._limits import Limits
 from .._models import Job, JobStatus
+from ..state import check_shared_state
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -155,6 +158,79 @@ DurationOpt = Annotated[
 QualityOpt = Annotated[
     str | None, typer.Option(help="standard or high (soravideo pro).", rich_help_panel=_PARAMS)
 ]
+
+
+_LIMITS = "Your own limits (kept on top of the provider's)"
+RateLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Requests per --rate-window, submits and polls alike.",
+        rich_help_panel=_LIMITS,
+        show_default=False,
+    ),
+]
+RateWindowOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="The --rate-limit's rolling window, seconds (default: the provider's).",
+        rich_help_panel=_LIMITS,
+        show_default=False,
+    ),
+]
+MaxTasksOpt = Annotated[
+    int | None,
+    typer.Option(help="Unfinished jobs at once.", rich_help_panel=_LIMITS, show_default=False),
+]
+DailyLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Submissions a day (UTC); the prompts past it are skipped.",
+        rich_help_panel=_LIMITS,
+        show_default=False,
+    ),
+]
+
+
+SharedStateOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="SORA_SHARED_STATE",
+        help="Share the limits of one key with every process using it: a redis://, "
+        "rediss:// or unix:// URL (extra [redis]). See docs/scaling.md.",
+        rich_help_panel=_LIMITS,
+        show_default=False,
+    ),
+]
+
+
+def _with_limits(
+    conn: Connection,
+    *,
+    rate_limit: int | None,
+    rate_window: float | None,
+    max_tasks: int | None,
+    daily_limit: int | None,
+    shared_state: str | None = None,
+) -> Connection:
+    """``conn`` with the user's own limits and shared state; a bad one is a usage error
+    naming its flag."""
+    flags = {"rate_limit": "--rate-limit", "rate_window": "--rate-window"}
+    flags |= {"concurrent_tasks": "--max-tasks", "daily_limit": "--daily-limit"}
+    try:
+        limits = Limits(
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+            concurrent_tasks=max_tasks,
+            daily_limit=daily_limit,
+        )
+    except InvalidRequestError as exc:
+        flag = flags.get(exc.field or "", "limits")
+        raise UsageError(f"{flag}{str(exc).removeprefix(exc.field or '')}") from None
+    try:
+        check_shared_state(shared_state)
+    except InvalidRequestError as exc:
+        raise UsageError(f"--shared-state{str(exc).removeprefix('shared_state')}") from None
+    return replace(conn, limits=limits, shared_state=shared_state)
 
 
 def _service_options(
@@ -328,6 +404,11 @@ def batch(
     model: ModelOpt = None,
     duration: DurationOpt = None,
     quality: QualityOpt = None,
+    rate_limit: RateLimitOpt = None,
+    rate_window: RateWindowOpt = None,
+    max_tasks: MaxTasksOpt = None,
+    daily_limit: DailyLimitOpt = None,
+    shared_state: SharedStateOpt = None,
 ) -> None:
     """Generate a video for every prompt of a file; re-run the same command to resume."""
     options = BatchOptions(
@@ -345,6 +426,14 @@ def batch(
     )
 
     def work() -> int:
+        limited = _with_limits(
+            conn,
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+            max_tasks=max_tasks,
+            daily_limit=daily_limit,
+            shared_state=shared_state,
+        )
         make_display = _display
         if report is not None:
             from ._report import ReportingDisplay, check_report
@@ -354,7 +443,7 @@ def batch(
             def make_display(total: int) -> Display:
                 return ReportingDisplay(_display(total), report, echo=_echo)
 
-        return run_batch(conn, options, make_display=make_display, warn=_warn).exit_code
+        return run_batch(limited, options, make_display=make_display, warn=_warn).exit_code
 
     _run(work)
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from .._client import AsyncSoraClient
 from .._errors import APIConnectionError, InvalidRequestError
+from .._limits import Limits
 from .._secrets import check_base_url
 from ..providers import get_provider
 from ._common import UsageError
@@ -39,6 +40,8 @@ class Connection:
     max_poll_interval: float | None = None
     allow_insecure: bool = False
     sim_settings: tuple[str, ...] = ()
+    limits: Limits | None = None
+    shared_state: str | None = None
 
     def check(self) -> None:
         """Refuse options that cannot work (a :class:`UsageError`), before anything is sent."""
@@ -150,6 +153,8 @@ class Connection:
                 poll_interval=self.poll_interval,
                 max_poll_interval=self.max_poll_interval,
                 **simulator_settings(self.sim_settings, provider=self.provider),
+                limits=self.limits,
+                shared_state=self.shared_state,
             )
         # The client's own defaults stand unless a value was given.
         options: dict[str, Any] = {
@@ -165,6 +170,8 @@ class Connection:
             provider=self.provider,
             base_url=self.base_url,
             allow_insecure_http=self.allow_insecure,
+            limits=self.limits,
+            shared_state=self.shared_state,
             **options,
         )
 

@@ -10,6 +10,7 @@ CONTRACT = {
     "AsyncSoraClient",
     "JobStatus",
     "Job",
+    "Limits",
     "Quota",
     "Video",
     "GenerationRequest",

@@ -1,0 +1,147 @@
+"""The rate window follows the server's headers; the published limits are only the prior.
+
+Time here is virtual: the simulator and the budget read one :class:`ManualClock`, and the
+budget's waits move it, so "how long did the batch take" is a count, not a race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import anyio
+import pytest
+
+from sora_async import AsyncSoraClient, Limits, Quota
+from sora_async._budget import RequestBudget
+from sora_async.providers.base import ProviderLimits
+from sora_async.testing import ManualClock
+
+pytestmark = pytest.mark.anyio
+
+SORAVIDEO = ProviderLimits(rate_limit=20, rate_window=60.0, concurrent_limit=3)
+
+
+def virtual_budget(
+    clock: ManualClock,
+    *,
+    wall: Callable[[], float] | None = None,
+    limits: ProviderLimits = SORAVIDEO,
+    own: Limits | None = None,
+    max_pause: float = 60.0,
+) -> RequestBudget:
+    """A budget whose waits move ``clock`` instead of passing real time."""
+
+    async def advance(seconds: float) -> None:
+        clock.advance(seconds)
+        await anyio.lowlevel.checkpoint()
+
+    return RequestBudget(
+        limits,
+        own=own,
+        max_pause=max_pause,
+        clock=clock,
+        wall=wall or (lambda: 1_700_000_000.0 + clock()),
+        sleep=advance,
+    )
+
+
+def headers(clock: ManualClock, *, remaining: int, reset_in: float, limit: int = 8) -> Quota:
+    reset = datetime.fromtimestamp(1_700_000_000.0 + clock() + reset_in, UTC)
+    return Quota(rate_limit=limit, rate_remaining=remaining, rate_reset=reset)
+
+
+async def test_a_short_server_window_is_followed_not_the_published_minute() -> None:
+    # The issue: a server allowing 8 requests per 2 s window. The budget used to learn the 8
+    # but keep the documented 60 s window, so the 9th request waited a minute.
+    clock = ManualClock()
+    budget = virtual_budget(clock)
+    for left in range(7, -1, -1):
+        seq = await budget.admit()
+        await budget.observe(headers(clock, remaining=left, reset_in=2.0), seq=seq)
+    await budget.admit()
+    assert clock() <= 2.1
+
+
+async def test_remaining_allows_a_burst_and_nothing_past_it() -> None:
+    clock = ManualClock()
+    budget = virtual_budget(clock)
+    seq = await budget.admit()
+    await budget.observe(headers(clock, remaining=3, reset_in=5.0, limit=100), seq=seq)
+    for _ in range(3):
+        await budget.admit()
+    assert clock() == 0  # three more fit what the server said remains
+    await budget.admit()
+    assert clock() >= 5.0  # the fourth waits for the server's reset
+
+
+async def test_an_answer_older_than_the_one_we_have_does_not_widen_the_window() -> None:
+    clock = ManualClock()
+    budget = virtual_budget(clock)
+    first, second = await budget.admit(), await budget.admit()
+    await budget.observe(headers(clock, remaining=0, reset_in=3.0), seq=second)
+    await budget.observe(headers(clock, remaining=6, reset_in=3.0), seq=first)  # late, older
+    await budget.admit()
+    assert clock() >= 3.0
+
+
+async def test_without_headers_the_published_window_holds() -> None:
+    clock = ManualClock()
+    budget = virtual_budget(clock)
+    for _ in range(20):
+        await budget.admit()
+    assert clock() == 0
+    await budget.admit()
+    assert clock() >= 60.0
+
+
+async def test_after_the_reset_one_request_probes_and_its_answer_decides() -> None:
+    clock = ManualClock()
+    budget = virtual_budget(clock)
+    seq = await budget.admit()
+    await budget.observe(headers(clock, remaining=0, reset_in=2.0), seq=seq)
+    probe = await budget.admit()  # after the reset: one goes
+    assert 2.0 <= clock() < 2.1
+    # A rolling window frees one slot at a time: the next waits for the probe's answer.
+    async with anyio.create_task_group() as group:
+        group.start_soon(budget.admit)
+        await anyio.wait_all_tasks_blocked()
+        await budget.observe(headers(clock, remaining=4, reset_in=1.0), seq=probe)
+    assert clock() < 2.1
+
+
+async def test_a_reset_years_away_is_capped_like_every_server_pause() -> None:
+    clock = ManualClock()
+    budget = virtual_budget(clock, max_pause=5.0)
+    seq = await budget.admit()
+    await budget.observe(headers(clock, remaining=0, reset_in=10 * 365 * 86400.0), seq=seq)
+    await budget.admit()
+    assert 5.0 <= clock() < 6.0
+
+
+async def test_a_simulated_batch_against_an_8_per_2s_server_finishes_in_seconds() -> None:
+    clock = ManualClock()
+    client = AsyncSoraClient.simulated(
+        provider="soravideo",
+        time_scale=1.0,
+        clock=clock,
+        rate_limit=8,
+        rate_window=2.0,
+        service_time=(0.0, 0.0),
+        pickup_delay=0.0,
+        poll_interval=0.001,
+        max_poll_interval=0.01,
+    )
+    simulator = client.simulator
+    assert simulator is not None
+    engine = simulator._engine
+    client._budget = virtual_budget(
+        clock, wall=lambda: engine.wall(clock()), max_pause=client._retry.max_retry_after
+    )
+    async with client:
+        result = await client.generate_batch([f"prompt {i}" for i in range(9)])
+    assert len(result.completed) == 9
+    assert simulator.counters.rate_limited == 0
+    # Virtual seconds the batch spent waiting on the rate window: a few 2 s windows, not
+    # the published minute.
+    assert clock() < 20.0, clock()
