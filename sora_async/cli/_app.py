@@ -389,6 +389,13 @@ def batch(
         Format | None,
         typer.Option("--format", help="The prompt file's format (default: from its name)."),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the run's HTML gallery here (as sora-async report does).",
+            show_default=False,
+        ),
+    ] = None,
     concurrency: Annotated[
         int, typer.Option(min=1, metavar="N", help="Submissions in flight at once.")
     ] = 8,
@@ -418,22 +425,27 @@ def batch(
         downloads=downloads,
     )
 
-    _run(
-        lambda: (
-            run_batch(
-                _with_limits(
-                    conn,
-                    rate_limit=rate_limit,
-                    rate_window=rate_window,
-                    max_tasks=max_tasks,
-                    daily_limit=daily_limit,
-                ),
-                options,
-                make_display=_display,
-                warn=_warn,
-            ).exit_code
+    def work() -> int:
+        limited = _with_limits(
+            conn,
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+            max_tasks=max_tasks,
+            daily_limit=daily_limit,
+            shared_state=shared_state,
         )
-    )
+        make_display = _display
+        if report is not None:
+            from ._report import ReportingDisplay, check_report
+
+            check_report(report)
+
+            def make_display(total: int) -> Display:
+                return ReportingDisplay(_display(total), report, echo=_echo)
+
+        return run_batch(limited, options, make_display=make_display, warn=_warn).exit_code
+
+    _run(work)
 
 
 def _display(total: int) -> Display:
@@ -486,8 +498,8 @@ def generate(
             return EXIT_FAILED
         typer.echo(f"completed: {job.video_url}")
         if download is not None:
-            path = await client.download(job, Path(download), overwrite=overwrite)
-            typer.echo(f"saved: {path}")
+            done = await client._download(job, Path(download), variant="video", overwrite=overwrite)
+            typer.echo(f"{done.outcome}: {done.path}")
         return EXIT_OK
 
     def check() -> None:

@@ -12,6 +12,7 @@ import pytest
 from cli_helpers import KEY, Invoke, Serve, read_results, server_args, write_prompts
 
 from sora_async.cli import main
+from sora_async.cli._outputs import FIELDS
 
 FAST = ["--simulate", "--time-scale", "0.002"]
 
@@ -31,9 +32,8 @@ def test_batch_simulated_writes_one_record_per_prompt(invoke: Invoke, tmp_path: 
     assert [r["prompt"] for r in records] == ["first prompt", "second prompt", "third"]
     assert [r["index"] for r in records] == [0, 1, 2]
     for record in records:
-        assert set(record) == {
-            "index", "prompt", "status", "job_id", "video_url", "error", "reset_at", "path"
-        }  # fmt: skip
+        assert list(record) == list(FIELDS)
+        assert record["created_at"] and record["model"]  # what the provider said
         assert record["status"] == "completed"
         assert record["job_id"] and record["video_url"].endswith(".mp4")
         assert record["path"] is None

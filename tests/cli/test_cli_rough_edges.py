@@ -149,3 +149,13 @@ def test_one_prompt_is_said_in_the_singular(invoke: Invoke, tmp_path: Path) -> N
     assert "batch: 1 prompt\n" in result.stdout
     assert "summary: 1 prompt: 1 completed" in result.stdout
     assert "1 prompts" not in result.stdout
+
+
+def test_generate_says_kept_for_a_file_it_did_not_write(invoke: Invoke, tmp_path: Path) -> None:
+    # The seeded simulator gives the same job id again: its file is there from the first run.
+    first = invoke("generate", "a fox", *FAST, "--download", "out/")
+    assert first.exit_code == 0, first.output
+    [saved] = [line for line in first.stdout.splitlines() if line.startswith("saved: ")]
+    again = invoke("generate", "a fox", *FAST, "--download", "out/")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1] == saved.replace("saved: ", "kept: ")
