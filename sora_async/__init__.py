@@ -40,6 +40,7 @@ from ._models import (
     Quota,
     Video,
 )
+from .state import SharedStateError
 
 __version__ = "0.1.0"
 
@@ -71,6 +72,7 @@ __all__ = [
     "ResponseParseError",
     "ResponseTooLargeError",
     "ServerError",
+    "SharedStateError",
     "SoraError",
     "Video",
     "WaitTimeoutError",

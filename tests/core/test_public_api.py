@@ -33,6 +33,7 @@ CONTRACT = {
     "ResponseTooLargeError",
     "JobFailedError",
     "WaitTimeoutError",
+    "SharedStateError",
 }
 
 

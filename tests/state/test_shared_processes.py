@@ -1,0 +1,81 @@
+"""Real processes on one key: uvicorn workers and separate batch runs, sharing a real Redis;
+the simulator runs as its own server process, so its counters see every worker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from state_support import (
+    HERE,
+    TIME_SCALE,
+    RedisServer,
+    counters,
+    quiet_counters,
+    simulator_process,
+    uvicorn_app,
+)
+
+
+def post_twelve(origin: str) -> list[int]:
+    def post(n: int) -> int:
+        answer = httpx.post(f"{origin}/videos", json={"prompt": f"video {n}"}, timeout=120)
+        return answer.status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        return list(pool.map(post, range(12)))
+
+
+def wait_all_completed(sim_url: str, count: int) -> None:
+    deadline = time.monotonic() + 120
+    while counters(sim_url)["submits"] < count or not _all_done(sim_url):
+        assert time.monotonic() < deadline, "the jobs never finished"
+        time.sleep(0.1)
+
+
+def _all_done(sim_url: str) -> bool:
+    answer: Any = httpx.get(httpx.URL(sim_url).copy_with(path="/_sim/jobs")).json()
+    jobs = answer["jobs"] if isinstance(answer, dict) else answer
+    return all(job["status"] in ("completed", "failed", "succeeded") for job in jobs)
+
+
+def serve_and_post(workers: int, shared_state: str | None) -> tuple[list[int], dict[str, Any]]:
+    with simulator_process("soravideo") as sim_url:
+        env = {"SIM_URL": sim_url, "SIM_PROVIDER": "soravideo"}
+        env |= {"SIM_TIME_SCALE": str(TIME_SCALE), "SORA_SHARED_STATE": shared_state or ""}
+        with uvicorn_app("multiworker_app:app", workers=workers, env=env) as origin:
+            statuses = post_twelve(origin)
+            wait_all_completed(sim_url, statuses.count(202))
+            # Every worker sees its last jobs end, then the simulator goes quiet.
+            return statuses, quiet_counters(sim_url, settle=60 * TIME_SCALE)
+
+
+def test_four_uvicorn_workers_share_one_keys_limits(redis: RedisServer) -> None:
+    single, alone = serve_and_post(1, None)
+    statuses, shared = serve_and_post(4, redis.url)
+    assert single == [202] * 12
+    assert statuses == [202] * 12
+    assert shared["rate_limited"] == 0
+    assert shared["max_active_tasks"] <= 3
+    assert shared["submits"] == 12
+    assert shared["total"] <= 1.2 * alone["total"], (shared["total"], alone["total"])
+
+
+def test_two_processes_spend_a_daily_limit_of_25_exactly(redis: RedisServer) -> None:
+    with simulator_process("codefast", "--daily-limit", "25") as sim_url:
+        worker = [sys.executable, str(HERE / "batch_worker.py"), sim_url, redis.url]
+        runs = [subprocess.Popen([*worker, "a", "20"], stdout=subprocess.PIPE, text=True)]
+        runs.append(subprocess.Popen([*worker, "b", "20"], stdout=subprocess.PIPE, text=True))
+        outputs = [run.communicate(timeout=120)[0] for run in runs]
+        seen = counters(sim_url)
+    lines = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
+    assert all(run.returncode == 0 for run in runs)
+    assert sum(line["completed"] for line in lines) == 25
+    assert sum(line["skipped"] for line in lines) == 15
+    assert seen["submits"] == 25
+    assert seen["rate_limited"] == 0
