@@ -29,13 +29,11 @@ from ._checks import (
 )
 from ._download import Downloaded, Target, check_download, existing, fetch, plan_target
 from ._errors import (
-    APIConnectionError,
     AuthenticationError,
     DailyLimitError,
     InvalidRequestError,
     JobFailedError,
     RateLimitError,
-    ResponseParseError,
     SoraError,
     WaitTimeoutError,
 )
@@ -44,8 +42,8 @@ from ._models import BatchItem, BatchResult, Character, GenerationRequest, Job, 
 from ._requests import make_request
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
-from ._submits import SubmitWatch, Submits
 from ._secrets import check_api_key, check_base_url, shown_url
+from ._submits import Submits, SubmitWatch
 from ._transport import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
