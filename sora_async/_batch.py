@@ -42,6 +42,8 @@ __all__ = [
 logger = logging.getLogger("sora_async")
 
 Prompt = str | GenerationRequest
+#: How many times a submit in doubt the server counted is looked for on its list again.
+_HELD_TRIES = 10
 PromptSource = Iterable[Prompt] | AsyncIterable[Prompt]
 
 
@@ -138,6 +140,9 @@ class BatchRunner:
         # Every job of this batch the caller has not been handed yet: index -> job.
         self._unclaimed: dict[int, Job] = {}
         self._released = False
+        # Submits in doubt the server counted but does not list yet: asked again at the end.
+        self._awaiting: set[int] = set()
+        self._held: dict[int, GenerationRequest] = {}
 
     def start(
         self, group: anyio.abc.TaskGroup, prompts: PromptSource, params: dict[str, Any]
@@ -167,7 +172,10 @@ class BatchRunner:
         self._unclaimed.clear()
 
     def _abandon(self, index: int, job: Job) -> None:
-        logger.warning(
+        # With a journal the job is on record already: no need to shout.
+        level = logging.INFO if self._journal is not None else logging.WARNING
+        logger.log(
+            level,
             "the batch ended early: prompt %d is job %s on the server (%s); the client "
             "follows it until it closes, and client.submitted_jobs() lists it",
             index,
@@ -193,6 +201,8 @@ class BatchRunner:
                         index += 1
                     self._source_done = True
                     self._progress()
+                    if self._held:
+                        await self._settle_held(group, params)
                     if self._outstanding == 0:
                         self._all_ended.set()
                     await self._all_ended.wait()
@@ -206,10 +216,30 @@ class BatchRunner:
         if not isinstance(self._journal, DoubtJournal):
             return
         try:
-            await settle_doubts(self._client, self._journal)
+            self._awaiting = await settle_doubts(self._client, self._journal)
         except SoraError as error:
             # They stay in doubt (never resent unless asked); the run goes on.
             logger.warning("could not check the submits in doubt: %s", error)
+            self._awaiting = set()
+
+    async def _settle_held(self, group: anyio.abc.TaskGroup, params: dict[str, Any]) -> None:
+        """Ask again, a few times, about submits the server counted but did not list yet
+        (codefast lists a video once it is finished); then hand each one on."""
+        gap = self._client._max_poll_interval
+        for _ in range(_HELD_TRIES):
+            await anyio.sleep(gap)
+            if self._submitting:
+                continue  # this run's own submits must be answered before quotas are counted
+            await self._settle_doubts()
+            if not self._held.keys() & self._awaiting:
+                break
+        self._awaiting = set()
+        for index, request in sorted(self._held.items()):
+            # Adopted: followed; never arrived: submitted; still in doubt: reported.
+            await self._submit_slots.acquire()
+            self._submitting += 1
+            group.start_soon(self._submit, index, request, params)
+        self._held.clear()
 
     def _stop_following(self) -> None:
         for untrack in list(self._untrack.values()):
@@ -246,6 +276,8 @@ class BatchRunner:
             self._hand_out(recall.item)
         elif recall.job is not None:
             self._follow(index, request, recall.job)
+        elif recall.unknown is not None and index in self._awaiting:
+            self._held[index] = request  # the server counted it: asked again at the end
         elif recall.unknown is not None and not self._resubmit_unknown:
             text = f"{recall.unknown} [submission outcome unknown: not resent]"
             self._emit(index, request, request, "error", error=text)

@@ -70,11 +70,15 @@ class _Count:
     why: str
 
 
-async def settle_doubts(client: AsyncSoraClient, journal: DoubtJournal) -> None:
-    """Adopt, free or explain every submit in doubt of an earlier run."""
+async def settle_doubts(client: AsyncSoraClient, journal: DoubtJournal) -> set[int]:
+    """Adopt, free or explain every submit in doubt of an earlier run.
+
+    Returns the prompts worth asking about again later: the server counted them, but its
+    list (codefast: finished videos only) does not show them yet.
+    """
     doubts = journal.in_doubt()
     if not doubts:
-        return
+        return set()
     provider = client.provider
     if not provider.can_list:
         reason = (
@@ -83,14 +87,14 @@ async def settle_doubts(client: AsyncSoraClient, journal: DoubtJournal) -> None:
         )
         for doubt in doubts:
             journal.still_in_doubt(doubt, reason)
-        return
+        return set()
     known = journal.job_ids()
     since = min((d.sent_at for d in doubts if d.sent_at), default=None)
     listed = [video for video in await _listing(client, since) if video.id not in known]
-    lists_prompts = any(video.prompt is not None for video in listed) or provider.name == "openai"
+    lists_prompts = provider.lists_prompts or any(video.prompt is not None for video in listed)
     unsettled = _adopt_unique(journal, doubts, listed, timeout=_timeout(client))
     if not unsettled:
-        return
+        return set()
     if lists_prompts:
         # The list shows every video, finished or not, with its prompt: one not on it
         # never reached the server.
@@ -100,13 +104,13 @@ async def settle_doubts(client: AsyncSoraClient, journal: DoubtJournal) -> None:
                 journal.not_sent(doubt)
             else:
                 journal.still_in_doubt(doubt, _ambiguous(doubt, listed, _timeout(client)))
-        return
+        return set()
     count = _count(journal, client, unsettled, adopted=len(doubts) - len(unsettled))
     if count.counted == 0:
         for doubt in unsettled:
             logger.info("prompt %d: the server did not count it; it will be sent", doubt.index)
             journal.not_sent(doubt)
-        return
+        return set()
     prompts = ", ".join(str(doubt.index) for doubt in unsettled)
     if count.counted is None:
         reason = f"{count.why}; candidates: prompts {prompts}. {_RESEND}"
@@ -118,6 +122,7 @@ async def settle_doubts(client: AsyncSoraClient, journal: DoubtJournal) -> None:
         )
     for doubt in unsettled:
         journal.still_in_doubt(doubt, reason)
+    return {doubt.index for doubt in unsettled} if count.counted else set()
 
 
 async def _listing(client: AsyncSoraClient, since: datetime | None) -> list[Video]:

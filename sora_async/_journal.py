@@ -290,7 +290,9 @@ class Journal:
         """Every submit whose outcome is unknown (a crash, or an ambiguous failure)."""
         rows = self._db.execute(
             "SELECT idx, request_hash, prompt, sent_at, remaining_before, error FROM prompts "
-            "WHERE state IN ('intent', 'unknown') AND job_id IS NULL ORDER BY idx"
+            "WHERE (state = 'unknown' OR (state = 'intent' AND run != ?)) AND job_id IS NULL "
+            "ORDER BY idx",
+            (self.run,),  # an intent of this run is a submit on its way now
         )
         return [
             Doubt(

@@ -3,7 +3,8 @@
 A submit spends money, so this is where "in doubt" is kept as small as it can be:
 
 * the daily reservation, the task slot, a place among the submits on the wire (at most
-  :data:`MAX_SUBMITS_ON_WIRE`), the rate window and a connection are all waited for first;
+  :data:`MAX_SUBMITS_ON_WIRE`, or one), the rate window and a connection are all waited
+  for first;
   a submit still waiting for any of them has sent nothing and is simply pending;
 * the watcher's ``on_wire`` is called at the last moment before the first byte may leave
   (see :class:`~sora_async._transport.Transport`), and ``on_job`` the moment the answer is
@@ -35,9 +36,12 @@ __all__ = ["MAX_SUBMITS_ON_WIRE", "SubmitWatch", "Submits"]
 
 logger = logging.getLogger("sora_async")
 
-#: Submits sent and not yet answered, at once, per client. At most this many can be in
-#: doubt after a crash. The providers' own limits (codefast's 4 workers, soravideo's 3 tasks
-#: and 20 requests a minute) keep submits from going faster than this anyway.
+#: Submits sent and not yet answered, at once, per client, where the provider's list shows
+#: each video's prompt (openai): at most this many can be in doubt after a crash, and the
+#: list tells them apart. Elsewhere (codefast, soravideo) one at a time: a submit is one
+#: round trip, and the providers' own limits (codefast's 4 workers and 20 a day,
+#: soravideo's 3 tasks and 20 requests a minute) are far slower than that, while a single
+#: submit in doubt is one the quota count and the list can settle.
 MAX_SUBMITS_ON_WIRE = 4
 
 
@@ -67,7 +71,8 @@ class Submits:
 
     def __init__(self, client: AsyncSoraClient) -> None:
         self._client = client
-        self._on_wire = anyio.Semaphore(MAX_SUBMITS_ON_WIRE)
+        bound = MAX_SUBMITS_ON_WIRE if client.provider.lists_prompts else 1
+        self._on_wire = anyio.Semaphore(bound)
         self._attempts: dict[anyio.CancelScope, _Attempt] = {}
         self._jobs: dict[str, tuple[int | None, Job]] = {}
         self._stopped = False

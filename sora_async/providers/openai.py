@@ -128,6 +128,7 @@ class OpenAIProvider(Provider):
     }
     image_transport = "file"
     can_list = True
+    lists_prompts = True
     max_prompt_length: ClassVar[int] = _MAX_PROMPT
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
