@@ -79,6 +79,8 @@ def run_batch(
     files) is done before the first request, so bad input spends nothing.
     """
     conn.check()
+    if options.journal is not None and options.no_journal:
+        raise UsageError("give --journal or --no-journal, not both")
     with ExitStack() as stack:
         path, name = open_prompts(options.prompts, stack)
         validate = get_provider(conn.provider).validate  # sans-I/O: no client needed yet
