@@ -36,7 +36,7 @@ from ._common import (
 from ._connect import Connection
 from ._display import Display, LiveDisplay, PlainDisplay, quota_text
 from ._paths import check_download
-from ._run import BatchOptions, run_batch
+from ._run import BatchOptions, Interrupted, run_batch
 from ._usage import OneLineUsageGroup, PlainUsageCommand
 
 __all__ = ["app"]
@@ -305,7 +305,7 @@ def _run(work: Callable[[], int]) -> None:
         if mapped is None:
             raise
         code = mapped
-        if code == EXIT_INTERRUPTED:
+        if isinstance(error, KeyboardInterrupt | Interrupted):
             typer.echo("interrupted: run the same command again to go on", err=True)
         else:
             typer.echo(f"error: {_message(error)}", err=True)
@@ -321,6 +321,8 @@ def _unwrap(error: BaseException) -> BaseException:
 def _exit_code(error: BaseException) -> int | None:
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED
+    if isinstance(error, Interrupted):
+        return error.exit_code
     if isinstance(error, UsageError | JournalError | InvalidRequestError | AuthenticationError):
         return EXIT_USAGE
     if isinstance(error, SoraError | OSError):  # OSError: a file the run could not write
@@ -371,10 +373,17 @@ def batch(
         Path | None,
         typer.Option(
             help="The SQLite journal that makes the run resumable (default: next to --out, "
-            "else next to the prompt file; in memory with --simulate).",
+            "else next to the prompt file; with --simulate, next to --out only).",
             show_default=False,
         ),
     ] = None,
+    no_journal: Annotated[
+        bool,
+        typer.Option(
+            "--no-journal",
+            help="Keep no journal (in memory only): running again submits everything again.",
+        ),
+    ] = False,
     resubmit_unknown: Annotated[
         bool,
         typer.Option(
@@ -419,6 +428,7 @@ def batch(
         csv=csv,
         download=download,
         journal=journal,
+        no_journal=no_journal,
         resubmit_unknown=resubmit_unknown,
         skip_invalid=skip_invalid,
         concurrency=concurrency,

@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.request import getproxies
 
@@ -143,8 +144,11 @@ class Connection:
     def _unreachable(self, reason: str) -> UsageError:
         return UsageError(f"could not reach the service at {self.url}: {reason}")
 
-    def client(self) -> AsyncSoraClient:
-        """A new client for these options (open it with ``async with``)."""
+    def client(self, *, simulator_state: Path | None = None) -> AsyncSoraClient:
+        """A new client for these options (open it with ``async with``).
+
+        ``simulator_state``: with --simulate, the file the simulator keeps its jobs in.
+        """
         if self.simulate:
             return AsyncSoraClient.simulated(
                 provider=self.provider,
@@ -155,6 +159,7 @@ class Connection:
                 **simulator_settings(self.sim_settings, provider=self.provider),
                 limits=self.limits,
                 shared_state=self.shared_state,
+                state=simulator_state,
             )
         # The client's own defaults stand unless a value was given.
         options: dict[str, Any] = {

@@ -180,7 +180,12 @@ def test_the_quickstart_line_runs_on_the_example_prompts(invoke: Invoke, tmp_pat
     assert result.exit_code == 0, result.output
     records = read_results(tmp_path / "results.jsonl")
     assert len(records) == 8 and {r["status"] for r in records} == {"completed"}
-    assert not list(tmp_path.glob("*.sqlite"))  # a simulation keeps its journal in memory
+    # A simulation keeps its own journal next to --out, and its simulator's state beside it.
+    assert sorted(path.name for path in tmp_path.glob("results.*")) == [
+        "results.jsonl",
+        "results.simulated.journal.sqlite",
+        "results.simulated.journal.sqlite.simulator.json",
+    ]
 
 
 @pytest.mark.parametrize(
