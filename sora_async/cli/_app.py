@@ -130,9 +130,8 @@ SimSettingOpt = Annotated[
         "--sim-setting",
         metavar="NAME=VALUE",
         show_default=False,
-        help="With --simulate: change a simulator setting, e.g. daily-limit=30 (repeatable; "
-        "also failure-rate, fail-prompts-containing, workers, service-time=LOW,HIGH, seed, "
-        "rate-limit, concurrent-limit, credits).",
+        help="With --simulate: change a simulator setting, e.g. daily-limit=30 or "
+        "failure-rate=0.1 (repeatable; docs/cli.md lists them).",
         rich_help_panel=_SERVICE,
     ),
 ]

@@ -220,11 +220,18 @@ def simulator_settings(given: tuple[str, ...], *, provider: str) -> dict[str, An
         try:
             SimulatorSettings(provider=provider, **settings)
         except ValidationError as exc:
-            reason = exc.errors()[0]["msg"]
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ").replace(field, name)
             raise UsageError(f"--sim-setting {text}: {reason[:1].lower()}{reason[1:]}") from None
     # The values as the simulator read them ("30" is 30), for the client's own use.
     checked = SimulatorSettings(provider=provider, **settings)
-    return {name: getattr(checked, name) for name in settings}
+    values = {name: getattr(checked, name) for name in settings}
+    for name, value in values.items():
+        numbers = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(n, float) and not math.isfinite(n) for n in numbers):
+            # An endless pickup delay or service time would hang the trial, not test it.
+            shown = name.replace("_", "-")
+            raise UsageError(f"--sim-setting {shown}: must be a finite number")
+    return values
 
 
 def _check_base_url(url: str, *, allow_insecure: bool) -> None:

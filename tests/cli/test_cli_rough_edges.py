@@ -47,6 +47,9 @@ def test_sim_settings_reach_the_simulator(invoke: Invoke, tmp_path: Path) -> Non
         (["--sim-setting", "colour=red"], "error: --sim-setting colour=red: expected NAME=VALUE"),
         (["--sim-setting", "daily-limit"], "error: --sim-setting daily-limit: expected NAME="),
         (["--sim-setting", "failure-rate=2"], "error: --sim-setting failure-rate=2: input should"),
+        (["--sim-setting", "pickup-delay=inf"], "error: --sim-setting pickup-delay: must be a fin"),
+        (["--sim-setting", "service-time=1,inf"], "error: --sim-setting service-time: must be"),
+        (["--sim-setting", "service-time=9,1"], "error: --sim-setting service-time=9,1: service-"),
     ],
 )
 def test_bad_sim_settings_are_one_line(
