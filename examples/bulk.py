@@ -18,10 +18,8 @@ from _shared import add_client_options, make_client, provider_of
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sora_async import BatchProgress, GenerationRequest
-from sora_async.cli._common import UsageError
-from sora_async.cli._inputs import PromptFile, detect_format
-from sora_async.providers import get_provider
+from sora_async import BatchProgress, GenerationRequest, InvalidRequestError
+from sora_async.cli import read_prompt_file
 
 Prompt = str | GenerationRequest
 
@@ -59,18 +57,11 @@ def read_prompts(path: Path | None, provider: str) -> tuple[Iterable[Prompt], in
     """
     if path is None:
         return PROMPTS, len(PROMPTS)
-    source = PromptFile(
-        path,
-        detect_format(str(path), None),
-        name=str(path),
-        params={},
-        validate=get_provider(provider).validate,
-    )
     try:
-        total = source.check(skip_invalid=False, warn=print)
-    except UsageError as exc:
+        prompts = read_prompt_file(path, provider=provider)
+    except InvalidRequestError as exc:
         raise SystemExit(f"error: {exc}") from None
-    return source.requests(), total
+    return prompts, len(prompts)
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -21,6 +21,7 @@ import anyio.abc
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._doubt import DoubtJournal, settle_doubts
 from ._errors import APIConnectionError, DailyLimitError, SoraError
 from ._models import BatchItem, BatchStatus, GenerationRequest, Job, JobStatus, Quota
 from ._requests import make_request
@@ -41,6 +42,8 @@ __all__ = [
 logger = logging.getLogger("sora_async")
 
 Prompt = str | GenerationRequest
+#: How many times a submit in doubt the server counted is looked for on its list again.
+_HELD_TRIES = 10
 PromptSource = Iterable[Prompt] | AsyncIterable[Prompt]
 
 
@@ -81,13 +84,16 @@ class Recall:
 class BatchJournal(Protocol):
     """Durable memory of a batch, so that a re-run resumes instead of resubmitting.
 
-    Every call is made before the batch moves on: ``intent`` before a submit is sent and
-    ``submitted`` right after the server gave the job id.
+    Every call is made before the batch moves on: ``intent`` at the last moment before a
+    submit's bytes may leave (with the daily quota ``remaining`` as last seen) and
+    ``submitted`` the moment the server's answer is parsed.
     """
 
     def recall(self, index: int, request: GenerationRequest) -> Recall | None: ...
 
-    def intent(self, index: int, request: GenerationRequest) -> None: ...
+    def intent(
+        self, index: int, request: GenerationRequest, *, remaining: int | None = None
+    ) -> None: ...
 
     def submitted(self, index: int, job: Job) -> None: ...
 
@@ -131,6 +137,12 @@ class BatchRunner:
         self._send: MemoryObjectSendStream[BatchItem] | None = None
         self._outstanding = 0  # read but not yet handed out
         self._all_ended = anyio.Event()
+        # Every job of this batch the caller has not been handed yet: index -> job.
+        self._unclaimed: dict[int, Job] = {}
+        self._released = False
+        # Submits in doubt the server counted but does not list yet: asked again at the end.
+        self._awaiting: set[int] = set()
+        self._held: dict[int, GenerationRequest] = {}
 
     def start(
         self, group: anyio.abc.TaskGroup, prompts: PromptSource, params: dict[str, Any]
@@ -145,11 +157,39 @@ class BatchRunner:
         self._scope.cancel()
         self._stop_following()  # now, not when this batch's task next runs
 
+    def claim(self, item: BatchItem) -> None:
+        """The caller has this item (and so its job id)."""
+        self._unclaimed.pop(item.index, None)
+
+    def release(self) -> None:
+        """The caller is done with this batch: stop it, and hand every job the caller was
+        not given to the client, which follows it until it closes and names it once in a
+        WARNING (a submit still on the wire is named when its answer comes)."""
+        self.cancel()
+        self._released = True
+        for index, job in sorted(self._unclaimed.items()):
+            self._abandon(index, job)
+        self._unclaimed.clear()
+
+    def _abandon(self, index: int, job: Job) -> None:
+        # With a journal the job is on record already: no need to shout.
+        level = logging.INFO if self._journal is not None else logging.WARNING
+        logger.log(
+            level,
+            "the batch ended early: prompt %d is job %s on the server (%s); the client "
+            "follows it until it closes, and client.submitted_jobs() lists it",
+            index,
+            job.id,
+            job.status.value,
+        )
+        self._client._keep_following(self._client.tracked_job(job.id) or job)
+
     async def _run(self, prompts: PromptSource, params: dict[str, Any]) -> None:
         assert self._send is not None
         try:
             with self._scope:
                 async with self._send, anyio.create_task_group() as group:
+                    await self._settle_doubts()
                     index = 0
                     async for prompt in _aiter(prompts):
                         self._read += 1
@@ -161,6 +201,8 @@ class BatchRunner:
                         index += 1
                     self._source_done = True
                     self._progress()
+                    if self._held:
+                        await self._settle_held(group, params)
                     if self._outstanding == 0:
                         self._all_ended.set()
                     await self._all_ended.wait()
@@ -168,6 +210,36 @@ class BatchRunner:
             # However the batch ends (done, left early, cancelled from outside), stop
             # following its jobs.
             self._stop_following()
+
+    async def _settle_doubts(self) -> None:
+        """Ask the provider's records about an earlier run's submits in doubt first."""
+        if not isinstance(self._journal, DoubtJournal):
+            return
+        try:
+            self._awaiting = await settle_doubts(self._client, self._journal)
+        except SoraError as error:
+            # They stay in doubt (never resent unless asked); the run goes on.
+            logger.warning("could not check the submits in doubt: %s", error)
+            self._awaiting = set()
+
+    async def _settle_held(self, group: anyio.abc.TaskGroup, params: dict[str, Any]) -> None:
+        """Ask again, a few times, about submits the server counted but did not list yet
+        (codefast lists a video once it is finished); then hand each one on."""
+        gap = self._client._max_poll_interval
+        for _ in range(_HELD_TRIES):
+            await anyio.sleep(gap)
+            if self._submitting:
+                continue  # this run's own submits must be answered before quotas are counted
+            await self._settle_doubts()
+            if not self._held.keys() & self._awaiting:
+                break
+        self._awaiting = set()
+        for index, request in sorted(self._held.items()):
+            # Adopted: followed; never arrived: submitted; still in doubt: reported.
+            await self._submit_slots.acquire()
+            self._submitting += 1
+            group.start_soon(self._submit, index, request, params)
+        self._held.clear()
 
     def _stop_following(self) -> None:
         for untrack in list(self._untrack.values()):
@@ -182,9 +254,7 @@ class BatchRunner:
                 return
             if self._daily_spent is not None:
                 raise self._daily_spent
-            if self._journal is not None:
-                self._journal.intent(index, request)
-            job = await self._client.submit(request)
+            await self._client._submit(request, index=index, watch=_Watch(self, index, request))
         except DailyLimitError as error:
             self._daily_spent = error
             self._emit(index, prompt, request, "skipped", error=_skip_reason(error), reset=error)
@@ -193,10 +263,6 @@ class BatchRunner:
             if self._journal is not None and request is not None and _maybe_submitted(error):
                 self._journal.unknown(index, text)
             self._emit(index, prompt, request, "error", error=text)
-        else:
-            if self._journal is not None:
-                self._journal.submitted(index, job)
-            self._follow(index, request, job)
         finally:
             self._submitting -= 1
             self._submit_slots.release()
@@ -210,6 +276,8 @@ class BatchRunner:
             self._hand_out(recall.item)
         elif recall.job is not None:
             self._follow(index, request, recall.job)
+        elif recall.unknown is not None and index in self._awaiting:
+            self._held[index] = request  # the server counted it: asked again at the end
         elif recall.unknown is not None and not self._resubmit_unknown:
             text = f"{recall.unknown} [submission outcome unknown: not resent]"
             self._emit(index, request, request, "error", error=text)
@@ -217,7 +285,18 @@ class BatchRunner:
             return False
         return True
 
+    def submitted(self, index: int, request: GenerationRequest, job: Job) -> None:
+        """The server took prompt ``index``: record it, then follow it (or, once the caller
+        has left, hand it to the client)."""
+        if self._journal is not None:
+            self._journal.submitted(index, job)
+        if self._released:
+            self._abandon(index, job)
+        else:
+            self._follow(index, request, job)
+
     def _follow(self, index: int, request: GenerationRequest, job: Job) -> None:
+        self._unclaimed[index] = job
         self._status[job.id] = job.status
         self._progress()
 
@@ -228,11 +307,13 @@ class BatchRunner:
                 self._emit(index, request, request, "error", job=state, error=_error_text(error))
             elif state.is_terminal:
                 self._done(job.id)
+                self._client._submits.updated(state, None)
                 status: BatchStatus = (
                     "completed" if state.status is JobStatus.COMPLETED else "failed"
                 )
                 self._emit(index, request, request, status, job=state, error=state.error)
             else:
+                self._unclaimed[index] = state
                 self._status[job.id] = state.status
                 if self._journal is not None:
                     self._journal.updated(index, state)
@@ -319,6 +400,24 @@ class BatchRunner:
             quota=self._client.quota,
             queue_positions=tuple(sorted(self._positions.values())[:5]),
         )
+
+
+class _Watch:
+    """One prompt's submit, told to the journal at the moments that count."""
+
+    def __init__(self, runner: BatchRunner, index: int, request: GenerationRequest) -> None:
+        self._runner = runner
+        self._index = index
+        self._request = request
+
+    def on_wire(self) -> None:
+        journal = self._runner._journal
+        if journal is not None:
+            remaining = self._runner._client.quota.daily_remaining
+            journal.intent(self._index, self._request, remaining=remaining)
+
+    def on_job(self, job: Job) -> None:
+        self._runner.submitted(self._index, self._request, job)
 
 
 async def _aiter(prompts: PromptSource) -> AsyncIterable[Prompt]:

@@ -28,13 +28,11 @@ from ._checks import (
 )
 from ._download import Downloaded, Target, check_download, existing, fetch, plan_target
 from ._errors import (
-    APIConnectionError,
     AuthenticationError,
     DailyLimitError,
     InvalidRequestError,
     JobFailedError,
     RateLimitError,
-    ResponseParseError,
     SoraError,
     WaitTimeoutError,
 )
@@ -46,6 +44,7 @@ from ._requests import make_request
 from ._retry import RetryPolicy
 from ._scheduler import PollScheduler
 from ._secrets import check_api_key, check_base_url, shown_url
+from ._submits import Submits, SubmitWatch
 from ._transport import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_DOWNLOAD_BYTES,
@@ -167,6 +166,7 @@ class AsyncSoraClient:
         self._state = _State.UNOPENED
         self._task_group: anyio.abc.TaskGroup | None = None
         self._scheduler = self._new_scheduler()
+        self._submits = Submits(self)
         self.simulator: Simulator | None = None
 
     def __repr__(self) -> str:
@@ -267,6 +267,27 @@ class AsyncSoraClient:
         """The latest state of a job the scheduler is following, with no request."""
         return self._scheduler.get(job_id)
 
+    def submitted_jobs(self) -> list[tuple[int | None, Job]]:
+        """Every job this client submitted, as ``(prompt index, job)`` in submit order.
+
+        The index is the prompt's place in a batch (``None`` for :meth:`submit`); the job is
+        its latest state known without a request. Nothing the server took is lost when a
+        batch is left early (a ``break``, a cancellation, a timeout, an error in the loop):
+        such jobs are still followed until the client closes, each named once in a WARNING
+        on the ``sora_async`` logger, and listed here. For a record that outlives the
+        process, give the batch a ``journal``.
+
+        >>> for index, job in client.submitted_jobs():  # doctest: +SKIP
+        ...     print(index, job.id, job.status)
+        """
+        return [(index, self._scheduler.get(job.id) or job) for index, job in self._submits.jobs()]
+
+    def _keep_following(self, job: Job) -> None:
+        """Follow a job nobody waits for any more until the client closes (a batch left
+        early): its latest state shows in :meth:`submitted_jobs`."""
+        if self._follows_jobs and not job.is_terminal:
+            self._scheduler.track(job, self._submits.updated)
+
     # -- the public calls -------------------------------------------------------------------------
 
     async def submit(self, prompt: str | GenerationRequest, /, **params: Any) -> Job:
@@ -277,29 +298,21 @@ class AsyncSoraClient:
 
         >>> job = await client.submit("a lighthouse at dusk", aspect_ratio="9:16")  # doctest: +SKIP
         """
-        request = make_request(prompt, params)
+        return await self._submit(make_request(prompt, params))
+
+    async def _submit(
+        self,
+        request: GenerationRequest,
+        *,
+        index: int | None = None,
+        watch: SubmitWatch | None = None,
+    ) -> Job:
+        """:meth:`submit` for a batch: ``watch`` is told when it is on the wire and answered."""
         self._provider.validate(request)
         image = await self._image_for(request)
-        async with self._budget.submission(wait_for_task_slot=self._follows_jobs) as ticket:
-            try:
-                payload, response = await self._call(
-                    lambda: self._provider.submit_request(request, image), submit=True
-                )
-                job = self._job_from(payload, response)
-            except ResponseParseError as exc:
-                ticket.unknown()
-                raise APIConnectionError(
-                    f"the submission's answer could not be read: {exc.message}",
-                    maybe_submitted=True,
-                ) from exc
-            except APIConnectionError as exc:
-                if exc.maybe_submitted:
-                    ticket.unknown()
-                raise
-            ticket.accepted(
-                job.id, counted_by_server=bool(job.quota and job.quota.daily_remaining is not None)
-            )
-        logger.info("submitted job %s (%s)", job.id, job.raw_status)
+        job = await self._submits.send(
+            lambda: self._provider.submit_request(request, image), watch=watch, index=index
+        )
         self._follow_for_task_slot(job)
         return job
 
@@ -377,7 +390,8 @@ class AsyncSoraClient:
         ``prompts`` may be a sync or async iterable of strings or requests; it is read lazily.
         A bad item never raises: failures, errors and quota skips are items too. The work runs
         in the client's task group, so use it inside ``async with AsyncSoraClient(...)``;
-        leaving the loop early cancels the rest of the batch.
+        leaving the loop early cancels the rest of the batch, and the jobs the server took
+        stay reachable (see :meth:`submitted_jobs`).
 
         >>> async for item in client.generate_many(["a fox", "a crow"]):  # doctest: +SKIP
         ...     print(item.index, item.status, item.video_url)
@@ -399,9 +413,10 @@ class AsyncSoraClient:
         with runner.start(self._task_group, prompts, params) as items:
             try:
                 async for item in items:
+                    runner.claim(item)
                     yield item
             finally:
-                runner.cancel()
+                runner.release()
 
     async def generate_batch(
         self,
@@ -430,8 +445,13 @@ class AsyncSoraClient:
                 journal=journal,
                 resubmit_unknown=resubmit_unknown,
             )
-            with runner.start(group, prompts, params) as items:
-                collected = [item async for item in items]
+            try:
+                with runner.start(group, prompts, params) as items:
+                    collected = [item async for item in items]
+                for item in collected:
+                    runner.claim(item)
+            finally:
+                runner.release()  # cancelled or timed out: every job is still reachable
         return BatchResult(items=collected)
 
     async def list_videos(self, *, limit: int | None = None) -> list[Video]:
@@ -594,10 +614,7 @@ class AsyncSoraClient:
         failure.
         """
         build()
-        async with self._budget.submission(wait_for_task_slot=self._follows_jobs) as ticket:
-            payload, response = await self._call(build, submit=True)
-            job = self._job_from(payload, response)
-            ticket.accepted(job.id, counted_by_server=False)
+        job = await self._submits.send(build)
         self._follow_for_task_slot(job)
         return job
 

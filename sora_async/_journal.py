@@ -30,9 +30,11 @@ from typing import Any, Self
 from ._batch import Recall
 from ._models import BatchItem, GenerationRequest, Job
 
-__all__ = ["Journal", "JournalError", "Remembered", "request_hash"]
+__all__ = ["Doubt", "Journal", "JournalError", "Remembered", "request_hash"]
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
+# Columns added since schema 1: when a submit went out, and the daily quota around it.
+_ADDED = {"sent_at": "TEXT", "remaining_before": "INTEGER", "remaining_after": "INTEGER"}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS prompts (
@@ -50,6 +52,9 @@ CREATE TABLE IF NOT EXISTS prompts (
     size INTEGER,
     run INTEGER NOT NULL,
     updated_at TEXT NOT NULL,
+    sent_at TEXT,
+    remaining_before INTEGER,
+    remaining_after INTEGER,
     PRIMARY KEY (idx, request_hash)
 );
 CREATE INDEX IF NOT EXISTS prompts_by_hash ON prompts (request_hash);
@@ -61,6 +66,18 @@ _AT_STAKE = "(job_id IS NOT NULL OR state IN ('intent', 'unknown'))"
 
 class JournalError(Exception):
     """The journal file cannot be used (not a journal, or written for another service)."""
+
+
+@dataclass(frozen=True)
+class Doubt:
+    """A submit whose outcome is unknown: when it went out, and the daily quota before it."""
+
+    index: int
+    digest: str
+    prompt: str
+    sent_at: datetime | None
+    remaining_before: int | None
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,10 @@ class Journal:
         if version > _SCHEMA_VERSION:
             raise JournalError(f"{self.path} was written by a newer sora-async (schema {version})")
         db.executescript(_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(prompts)")}
+        for name, kind in _ADDED.items():
+            if name not in columns:  # a journal of an earlier sora-async
+                db.execute(f"ALTER TABLE prompts ADD COLUMN {name} {kind}")
         db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         stored = self._meta("target")
         if target is not None and stored is not None and stored != target:
@@ -200,21 +221,35 @@ class Journal:
             return Recall(unknown=reason or "the submit's outcome is unknown")
         return None  # skipped, or an error before anything was sent: submit it again
 
-    def intent(self, index: int, request: GenerationRequest) -> None:
+    def intent(
+        self, index: int, request: GenerationRequest, *, remaining: int | None = None
+    ) -> None:
+        """The submit's bytes may leave now (``remaining``: the daily quota last seen)."""
         digest = request_hash(request)
         self._open[index] = (digest, None)
+        now = _now()
         self._db.execute(
-            "INSERT INTO prompts (idx, request_hash, prompt, state, run, updated_at) "
-            "VALUES (?, ?, ?, 'intent', ?, ?) ON CONFLICT (idx, request_hash) DO UPDATE SET "
+            "INSERT INTO prompts (idx, request_hash, prompt, state, run, updated_at, sent_at, "
+            "remaining_before) VALUES (?, ?, ?, 'intent', ?, ?, ?, ?) "
+            "ON CONFLICT (idx, request_hash) DO UPDATE SET "
             "state = 'intent', job_id = NULL, job = NULL, error = NULL, run = excluded.run, "
-            "updated_at = excluded.updated_at",
-            (index, digest, request.prompt, self.run, _now()),
+            "updated_at = excluded.updated_at, sent_at = excluded.sent_at, "
+            "remaining_before = excluded.remaining_before",
+            (index, digest, request.prompt, self.run, now, now, remaining),
         )
 
     def submitted(self, index: int, job: Job) -> None:
         digest = self._digest(index)
         self._open[index] = (digest, job.status.value)
-        self._write(index, digest, state="submitted", job_id=job.id, job=job.model_dump_json())
+        after = job.quota.daily_remaining if job.quota else None
+        self._write(
+            index,
+            digest,
+            state="submitted",
+            job_id=job.id,
+            job=job.model_dump_json(),
+            remaining_after=after,
+        )
 
     def unknown(self, index: int, reason: str) -> None:
         self._write(index, self._digest(index), state="unknown", error=reason)
@@ -248,6 +283,63 @@ class Journal:
                 (item.index, digest, item.request.prompt, item.status, self.run, _now()),
             )
         self._write(item.index, digest, state=item.status, **fields)
+
+    # -- submits in doubt (see sora_async._doubt) -------------------------------------------------
+
+    def in_doubt(self) -> list[Doubt]:
+        """Every submit whose outcome is unknown (a crash, or an ambiguous failure)."""
+        rows = self._db.execute(
+            "SELECT idx, request_hash, prompt, sent_at, remaining_before, error FROM prompts "
+            "WHERE (state = 'unknown' OR (state = 'intent' AND run != ?)) AND job_id IS NULL "
+            "ORDER BY idx",
+            (self.run,),  # an intent of this run is a submit on its way now
+        )
+        return [
+            Doubt(
+                index=row[0],
+                digest=row[1],
+                prompt=row[2],
+                sent_at=_parse_time(row[3]),
+                remaining_before=row[4],
+                reason=row[5],
+            )
+            for row in rows
+        ]
+
+    def job_ids(self) -> set[str]:
+        """Every job id this journal knows."""
+        rows = self._db.execute("SELECT job_id FROM prompts WHERE job_id IS NOT NULL")
+        return {str(row[0]) for row in rows}
+
+    def quotas_seen(self) -> list[tuple[datetime | None, int | None, int | None]]:
+        """``(sent_at, remaining before, remaining after)`` of every submit sent."""
+        rows = self._db.execute(
+            "SELECT sent_at, remaining_before, remaining_after FROM prompts "
+            "WHERE sent_at IS NOT NULL AND (job_id IS NOT NULL OR state IN ('intent', 'unknown'))"
+        )
+        return [(_parse_time(row[0]), row[1], row[2]) for row in rows]
+
+    def adopt(self, doubt: Doubt, job: Job) -> None:
+        """A submit in doubt found on the server's own list: its job, from now on."""
+        self._db.execute(
+            "UPDATE prompts SET state = 'submitted', job_id = ?, job = ?, error = NULL, "
+            "updated_at = ? WHERE idx = ? AND request_hash = ?",
+            (job.id, job.model_dump_json(), _now(), doubt.index, doubt.digest),
+        )
+
+    def not_sent(self, doubt: Doubt) -> None:
+        """The server's records show this submit never arrived: it is pending again."""
+        self._db.execute(
+            "DELETE FROM prompts WHERE idx = ? AND request_hash = ?", (doubt.index, doubt.digest)
+        )
+
+    def still_in_doubt(self, doubt: Doubt, reason: str) -> None:
+        """What the server's records could not settle, in words (shown with the prompt)."""
+        self._db.execute(
+            "UPDATE prompts SET state = 'unknown', error = ?, updated_at = ? "
+            "WHERE idx = ? AND request_hash = ?",
+            (reason, _now(), doubt.index, doubt.digest),
+        )
 
     # -- what the command line asks ---------------------------------------------------------------
 
@@ -352,6 +444,10 @@ def request_hash(request: GenerationRequest) -> str:
         fields[name] = str(value) if isinstance(value, Path) else value
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _now() -> str:

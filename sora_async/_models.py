@@ -138,6 +138,7 @@ class Video(BaseModel):
     progress: float | None = None
     completed_at: AwareDatetime | None = None
     error: str | None = None
+    prompt: str | None = None  # openai lists say it: how a submit in doubt is found again
 
 
 class Character(BaseModel):

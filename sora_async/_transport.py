@@ -116,23 +116,43 @@ class Transport:
         self.requests_sent = 0
         guard_logs(api_key)
 
-    async def send(self, request: httpx.Request, *, submit: bool) -> Answer:
-        """Send one API call and read its answer, within the byte cap and the deadline."""
+    async def send(
+        self,
+        request: httpx.Request,
+        *,
+        submit: bool,
+        on_wire: Callable[[], None] | None = None,
+    ) -> Answer:
+        """Send one API call and read its answer, within the byte cap and the deadline.
+
+        For a submit, ``on_wire`` is called once, at the last moment before the request's
+        first byte may leave (see :class:`_Wire`); a submit that fails before that moment
+        is not in doubt (``maybe_submitted`` false), whatever failed.
+        """
         with self._recorder.request(_kind(request, submit=submit), request.method) as call:
-            answer = await self._send_call(request, submit=submit)
+            answer = await self._send_call(request, submit=submit, on_wire=on_wire)
             call.answered(answer)
             return answer
 
-    async def _send_call(self, request: httpx.Request, *, submit: bool) -> Answer:
+    async def _send_call(
+        self,
+        request: httpx.Request,
+        *,
+        submit: bool,
+        on_wire: Callable[[], None] | None,
+    ) -> Answer:
         request.headers.update(self._provider.auth_headers(self._key.reveal()))
         what = f"{request.method} {request.url.path}"
         deadline = self._caps.deadline(request)
+        wire = _Wire(on_wire, traced=self._traced(request)) if submit else None
         async with self._connections:
             with (
                 anyio.move_on_after(deadline) as scope,
-                self._transport_errors(what, submit=submit) as failure,
+                self._transport_errors(what, wire=wire) as failure,
             ):
                 self.requests_sent += 1
+                if wire is not None:
+                    wire.attach(request)
                 response = await self._send(request)
                 try:
                     logger.debug("%s -> %s", what, response.status_code)
@@ -145,9 +165,15 @@ class Transport:
         if scope.cancelled_caught:
             raise APITimeoutError(
                 f"{what} got no whole answer within {deadline:g} s (timeout)",
-                maybe_submitted=submit,
+                maybe_submitted=wire is not None and wire.started,
             )
         return self._answer(response, content)
+
+    def _traced(self, request: httpx.Request) -> bool:
+        """Whether httpcore sends this request (its trace tells when the bytes leave)."""
+        # A mounted or custom transport (ASGI in tests, a user's own) reports no events.
+        transport = self._http._transport_for_url(request.url)
+        return isinstance(transport, httpx.AsyncHTTPTransport)
 
     async def download(
         self, request: httpx.Request, write: Callable[[bytes], Awaitable[object]]
@@ -172,7 +198,7 @@ class Transport:
             with (
                 anyio.move_on_after(caps.download_timeout) as whole,
                 anyio.CancelScope(deadline=anyio.current_time() + window) as pace,
-                self._transport_errors(what, submit=False) as failure,
+                self._transport_errors(what, wire=None) as failure,
             ):
                 response = await self._follow(request)
                 try:
@@ -268,7 +294,7 @@ class Transport:
         return value if cleaned == text else cast(_T, json.loads(cleaned))
 
     @contextmanager
-    def _transport_errors(self, what: str, *, submit: bool) -> Iterator[_Failure]:
+    def _transport_errors(self, what: str, *, wire: _Wire | None) -> Iterator[_Failure]:
         """Map httpx's transport errors onto ours, in one place.
 
         The mapped error is held, not raised here: raised later, outside any ``except``, it
@@ -281,7 +307,8 @@ class Transport:
             # The request never left this machine.
             failure.error = self._connection_error(exc, what, maybe_submitted=False)
         except httpx.TransportError as exc:
-            failure.error = self._connection_error(exc, what, maybe_submitted=submit)
+            sent = wire is not None and wire.started
+            failure.error = self._connection_error(exc, what, maybe_submitted=sent)
 
     def _connection_error(
         self, exc: httpx.TransportError, what: str, *, maybe_submitted: bool
@@ -364,6 +391,41 @@ def _redirect_refused(request: httpx.Request, response: httpx.Response) -> APIEr
         "follow redirects, so the key and the request go to the configured base URL only "
         "(check base_url)",
     )
+
+
+class _Wire:
+    """When a submit's bytes may have left: the moment a submit becomes "in doubt".
+
+    Through httpcore, its per-request trace reports ``http11.send_request_headers.started``
+    (or ``http2.``): after the pool gave a connection, just before the first byte is
+    written. Through any other transport (ASGI in tests, a user's own), nothing reports
+    that moment, so it is taken to be just before the request is handed over: the safe side.
+    """
+
+    def __init__(self, on_wire: Callable[[], None] | None, *, traced: bool) -> None:
+        self._on_wire = on_wire
+        self._traced = traced
+        self.started = False
+
+    def attach(self, request: httpx.Request) -> None:
+        if not self._traced:
+            self.begin()
+            return
+        earlier = request.extensions.get("trace")
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event.endswith(".send_request_headers.started"):
+                self.begin()
+            if earlier is not None:
+                await earlier(event, info)
+
+        request.extensions = {**request.extensions, "trace": trace}
+
+    def begin(self) -> None:
+        if not self.started:
+            self.started = True
+            if self._on_wire is not None:
+                self._on_wire()
 
 
 class _Failure:

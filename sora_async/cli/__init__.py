@@ -2,13 +2,16 @@
 
 ``main`` imports typer and rich only when it runs, so that a plain ``sora-async`` without
 the extra can say which extra to install instead of failing with a traceback.
+:func:`read_prompt_file` is the command's own prompt reader, for scripts (no extra needed).
 """
 
 from __future__ import annotations
 
 import sys
 
-__all__ = ["main"]
+from ._inputs import CheckedPrompts, read_prompt_file
+
+__all__ = ["CheckedPrompts", "main", "read_prompt_file"]
 
 _EXTRA_MODULES = {"typer", "click", "rich"}
 

@@ -36,7 +36,7 @@ from ._common import (
 from ._connect import Connection
 from ._display import Display, LiveDisplay, PlainDisplay, quota_text
 from ._paths import check_download
-from ._run import BatchOptions, run_batch
+from ._run import BatchOptions, Interrupted, run_batch
 from ._usage import OneLineUsageGroup, PlainUsageCommand
 
 __all__ = ["app"]
@@ -130,9 +130,8 @@ SimSettingOpt = Annotated[
         "--sim-setting",
         metavar="NAME=VALUE",
         show_default=False,
-        help="With --simulate: change a simulator setting, e.g. daily-limit=30 (repeatable; "
-        "also failure-rate, fail-prompts-containing, workers, service-time=LOW,HIGH, seed, "
-        "rate-limit, concurrent-limit, credits).",
+        help="With --simulate: change a simulator setting, e.g. daily-limit=30 or "
+        "failure-rate=0.1 (repeatable; docs/cli.md lists them).",
         rich_help_panel=_SERVICE,
     ),
 ]
@@ -305,7 +304,7 @@ def _run(work: Callable[[], int]) -> None:
         if mapped is None:
             raise
         code = mapped
-        if code == EXIT_INTERRUPTED:
+        if isinstance(error, KeyboardInterrupt | Interrupted):
             typer.echo("interrupted: run the same command again to go on", err=True)
         else:
             typer.echo(f"error: {_message(error)}", err=True)
@@ -321,6 +320,8 @@ def _unwrap(error: BaseException) -> BaseException:
 def _exit_code(error: BaseException) -> int | None:
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED
+    if isinstance(error, Interrupted):
+        return error.exit_code
     if isinstance(error, UsageError | JournalError | InvalidRequestError | AuthenticationError):
         return EXIT_USAGE
     if isinstance(error, SoraError | OSError):  # OSError: a file the run could not write
@@ -371,10 +372,17 @@ def batch(
         Path | None,
         typer.Option(
             help="The SQLite journal that makes the run resumable (default: next to --out, "
-            "else next to the prompt file; in memory with --simulate).",
+            "else next to the prompt file; with --simulate, next to --out only).",
             show_default=False,
         ),
     ] = None,
+    no_journal: Annotated[
+        bool,
+        typer.Option(
+            "--no-journal",
+            help="Keep no journal (in memory only): running again submits everything again.",
+        ),
+    ] = False,
     resubmit_unknown: Annotated[
         bool,
         typer.Option(
@@ -388,6 +396,13 @@ def batch(
     input_format: Annotated[
         Format | None,
         typer.Option("--format", help="The prompt file's format (default: from its name)."),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the run's HTML gallery here (as sora-async report does).",
+            show_default=False,
+        ),
     ] = None,
     concurrency: Annotated[
         int, typer.Option(min=1, metavar="N", help="Submissions in flight at once.")
@@ -412,6 +427,7 @@ def batch(
         csv=csv,
         download=download,
         journal=journal,
+        no_journal=no_journal,
         resubmit_unknown=resubmit_unknown,
         skip_invalid=skip_invalid,
         concurrency=concurrency,
@@ -427,7 +443,16 @@ def batch(
             daily_limit=daily_limit,
             shared_state=shared_state,
         )
-        return run_batch(limited, options, make_display=_display, warn=_warn).exit_code
+        make_display = _display
+        if report is not None:
+            from ._report import ReportingDisplay, check_report
+
+            check_report(report)
+
+            def make_display(total: int) -> Display:
+                return ReportingDisplay(_display(total), report, echo=_echo)
+
+        return run_batch(limited, options, make_display=make_display, warn=_warn).exit_code
 
     _run(work)
 
@@ -482,8 +507,8 @@ def generate(
             return EXIT_FAILED
         typer.echo(f"completed: {job.video_url}")
         if download is not None:
-            path = await client.download(job, Path(download), overwrite=overwrite)
-            typer.echo(f"saved: {path}")
+            done = await client._download(job, Path(download), variant="video", overwrite=overwrite)
+            typer.echo(f"{done.outcome}: {done.path}")
         return EXIT_OK
 
     def check() -> None:

@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.request import getproxies
 
@@ -143,8 +144,11 @@ class Connection:
     def _unreachable(self, reason: str) -> UsageError:
         return UsageError(f"could not reach the service at {self.url}: {reason}")
 
-    def client(self) -> AsyncSoraClient:
-        """A new client for these options (open it with ``async with``)."""
+    def client(self, *, simulator_state: Path | None = None) -> AsyncSoraClient:
+        """A new client for these options (open it with ``async with``).
+
+        ``simulator_state``: with --simulate, the file the simulator keeps its jobs in.
+        """
         if self.simulate:
             return AsyncSoraClient.simulated(
                 provider=self.provider,
@@ -155,6 +159,7 @@ class Connection:
                 **simulator_settings(self.sim_settings, provider=self.provider),
                 limits=self.limits,
                 shared_state=self.shared_state,
+                state=simulator_state,
             )
         # The client's own defaults stand unless a value was given.
         options: dict[str, Any] = {
@@ -215,11 +220,18 @@ def simulator_settings(given: tuple[str, ...], *, provider: str) -> dict[str, An
         try:
             SimulatorSettings(provider=provider, **settings)
         except ValidationError as exc:
-            reason = exc.errors()[0]["msg"]
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ").replace(field, name)
             raise UsageError(f"--sim-setting {text}: {reason[:1].lower()}{reason[1:]}") from None
     # The values as the simulator read them ("30" is 30), for the client's own use.
     checked = SimulatorSettings(provider=provider, **settings)
-    return {name: getattr(checked, name) for name in settings}
+    values = {name: getattr(checked, name) for name in settings}
+    for name, value in values.items():
+        numbers = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(n, float) and not math.isfinite(n) for n in numbers):
+            # An endless pickup delay or service time would hang the trial, not test it.
+            shown = name.replace("_", "-")
+            raise UsageError(f"--sim-setting {shown}: must be a finite number")
+    return values
 
 
 def _check_base_url(url: str, *, allow_insecure: bool) -> None:

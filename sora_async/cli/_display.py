@@ -101,11 +101,15 @@ class Summary:
             unknown = len(self.unknown)
             shown = ", ".join(str(entry.index) for entry in self.unknown[:10])
             more = "…" if unknown > 10 else ""
+            # The reasons the provider's records gave (sora_async._doubt), once each.
+            settled = sorted({e.reason for e in self.unknown if e.reason and "--resub" in e.reason})
+            why = " ".join(settled) or (
+                "run the same command again: the provider's records are checked first; "
+                "--resubmit-unknown sends them again (that may spend quota twice)"
+            )
             lines.append(
                 f"{counted(unknown, 'submit')} {'has' if unknown == 1 else 'have'} an unknown "
-                f"outcome and {_was(unknown)} not resent (prompts {shown}{more}): check "
-                "`sora-async list`, then re-run with --resubmit-unknown to send them again "
-                "(that may spend quota twice)."
+                f"outcome and {_was(unknown)} not resent (prompts {shown}{more}): {why}."
             )
         if self.moved:
             lines.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -23,7 +24,15 @@ from .._models import GenerationRequest
 from .._requests import make_request
 from ._common import UsageError, reading
 
-__all__ = ["Entry", "InputFormat", "PromptFile", "detect_format", "open_prompts"]
+__all__ = [
+    "CheckedPrompts",
+    "Entry",
+    "InputFormat",
+    "PromptFile",
+    "detect_format",
+    "open_prompts",
+    "read_prompt_file",
+]
 
 InputFormat = Literal["txt", "csv", "jsonl"]
 Validate = Callable[[GenerationRequest], None]
@@ -185,3 +194,55 @@ def detect_format(source: str, fmt: InputFormat | None) -> InputFormat:
     if fmt is not None:
         return fmt
     return _SUFFIXES.get(Path(source).suffix.lower(), "txt")
+
+
+@dataclass(frozen=True)
+class CheckedPrompts:
+    """A prompt file checked whole: ``len()`` is how many prompts run; iterating reads the
+    file again, lazily, for their requests (a large file is never held in memory)."""
+
+    source: PromptFile
+    total: int
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[GenerationRequest]:
+        return self.source.requests()
+
+
+def read_prompt_file(
+    path: str | os.PathLike[str],
+    *,
+    provider: str = "codefast",
+    params: Mapping[str, Any] | None = None,
+    skip_invalid: bool = False,
+    warn: Callable[[str], None] = lambda text: None,
+) -> CheckedPrompts:
+    """The prompts of a ``.txt``, ``.csv`` or ``.jsonl`` file, read as ``sora-async batch``
+    reads them, and checked whole by ``provider`` before anything is sent.
+
+    Comments and blank lines are skipped; a CSV's columns and a JSONL's keys are parameters
+    and win over ``params``. A bad line is an :class:`InvalidRequestError` naming it, unless
+    ``skip_invalid`` (each is then told to ``warn`` and left out).
+
+    >>> prompts = read_prompt_file("examples/prompts.txt")  # doctest: +SKIP
+    >>> len(prompts), next(iter(prompts)).prompt  # doctest: +SKIP
+    (8, 'A paper boat sailing down a rainy street at dusk, cinematic')
+    """
+    from ..providers import get_provider
+
+    name = os.fspath(path)
+    try:
+        source = PromptFile(
+            Path(name),
+            detect_format(name, None),
+            name=name,
+            params=params or {},
+            validate=get_provider(provider).validate,
+        )
+        total = source.check(skip_invalid=skip_invalid, warn=warn)
+    except UsageError as exc:
+        message = str(exc).partition("\n(--skip-invalid")[0]
+        raise InvalidRequestError(message, field="prompts") from None
+    return CheckedPrompts(source, total)

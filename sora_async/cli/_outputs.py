@@ -14,7 +14,22 @@ from ._paths import check_file
 
 __all__ = ["FIELDS", "ResultWriter", "result_record"]
 
-FIELDS = ("index", "prompt", "status", "job_id", "video_url", "error", "reset_at", "path")
+FIELDS = (
+    "index",
+    "prompt",
+    "status",
+    "job_id",
+    "video_url",
+    "error",
+    "reset_at",
+    "path",
+    # What the provider said of the job, where known (the report shows them).
+    "thumbnail_url",
+    "model",
+    "created_at",
+    "started_at",
+    "completed_at",
+)
 
 
 def result_record(
@@ -23,6 +38,12 @@ def result_record(
     """The flat record of one prompt; a failed download is told in ``error``, URL kept."""
     record = item.to_record()
     record["path"] = str(path) if path is not None else None
+    job = item.job
+    record["thumbnail_url"] = job.thumbnail_url if job else None
+    record["model"] = job.model if job else None
+    for moment in ("created_at", "started_at", "completed_at"):
+        value = getattr(job, moment) if job else None
+        record[moment] = value.isoformat() if value else None
     if download_error is not None:
         record["error"] = "; ".join(filter(None, (record["error"], download_error)))
     return record

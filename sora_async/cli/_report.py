@@ -20,18 +20,28 @@ import json
 import os
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .._batch import BatchProgress
 from .._models import BatchItem
 from ._common import UsageError, counted, reading
-from ._display import Summary, quota_text
+from ._display import Display, Summary, quota_text
+from ._paths import check_folder
 
-__all__ = ["Card", "RunTotals", "read_results", "render_report", "write_report"]
+__all__ = [
+    "Card",
+    "ReportingDisplay",
+    "RunTotals",
+    "check_report",
+    "read_results",
+    "render_report",
+    "write_report",
+]
 
 #: Marks a page this command wrote: it may be replaced without ``--overwrite``.
 GENERATOR = "sora-async report"
@@ -226,6 +236,75 @@ def write_report(
         file.write(page)
     Path(file.name).replace(out)
     return out
+
+
+def check_report(out: Path) -> None:
+    """Refuse, before a run, a ``--report`` page that could not be written at its end.
+
+    An earlier report is replaced; any other file is the user's and stays.
+    """
+    if out.is_dir():
+        raise UsageError(f"--report {out}: is a folder, not a file")
+    if out.exists() and not _is_report(out):
+        raise UsageError(
+            f"--report {out}: a file that is not a report is already there; "
+            "choose another path or move it"
+        )
+    check_folder(out.parent, option="--report", given=str(out))
+
+
+class ReportingDisplay:
+    """A batch's display that also keeps a card per result, and writes the page at the end.
+
+    It wraps the display the run would have had: ``sora-async batch --report PAGE``.
+    """
+
+    def __init__(
+        self,
+        inner: Display,
+        out: Path,
+        *,
+        echo: Callable[[str], None],
+        title: str = "Videos",
+        overwrite: bool = False,
+    ) -> None:
+        self._inner = inner
+        self._out = out
+        self._echo = echo
+        self._title = title
+        self._overwrite = overwrite
+        self._cards: list[Card] = []
+
+    def start(self, banner: str) -> None:
+        self._inner.start(banner)
+
+    def progress(self, snapshot: BatchProgress) -> None:
+        self._inner.progress(snapshot)
+
+    def result(self, record: dict[str, Any]) -> None:
+        self._cards.append(Card.from_record(record))
+        self._inner.result(record)
+
+    def download_started(self) -> None:
+        self._inner.download_started()
+
+    def download_done(self) -> None:
+        self._inner.download_done()
+
+    def stop(self) -> None:
+        self._inner.stop()
+
+    def summary(self, summary: Summary) -> None:
+        self._inner.summary(summary)
+        cards = sorted(self._cards, key=lambda card: (card.index is None, card.index or 0))
+        written = write_report(
+            self._out,
+            cards,
+            RunTotals.from_summary(summary),
+            title=self._title,
+            overwrite=self._overwrite,
+        )
+        self._echo(f"report: {written} ({counted(len(cards), 'prompt')})")
 
 
 def _is_report(path: Path) -> bool:

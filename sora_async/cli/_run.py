@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from .._journal import Journal
 from .._models import BatchItem, GenerationRequest
 from .._requests import make_request
 from ..providers import get_provider
+from ..simulator._state import StateFile
 from ._common import UsageError, cli_words
 from ._connect import Connection
 from ._display import Display, Summary
@@ -24,7 +26,7 @@ from ._inputs import InputFormat, PromptFile, detect_format, open_prompts
 from ._outputs import ResultWriter, result_record
 from ._paths import check_folder
 
-__all__ = ["BatchOptions", "BatchRun", "run_batch"]
+__all__ = ["STOP_GRACE", "BatchOptions", "BatchRun", "Interrupted", "run_batch"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class BatchOptions:
     csv: Path | None = None
     download: Path | None = None
     journal: Path | None = None
+    no_journal: bool = False
     resubmit_unknown: bool = False
     skip_invalid: bool = False
     concurrency: int = 8
@@ -46,12 +49,16 @@ class BatchOptions:
     def journal_path(self, *, simulate: bool) -> Path | None:
         """Next to --out, else next to the prompt file; ``None`` keeps it in memory.
 
-        A simulation's jobs end with its process, so its journal is kept only when asked for.
+        A simulation keeps one next to --out (its own name, so that a real run of the same
+        command never meets the simulated job ids), its simulator's state beside it; with no
+        --out, only when asked for. ``--no-journal`` keeps it in memory.
         """
         if self.journal is not None:
             return self.journal
-        if simulate:
+        if self.no_journal:
             return None
+        if simulate:
+            return None if self.out is None else self.out.with_suffix(".simulated.journal.sqlite")
         if self.out is not None:
             return self.out.with_suffix(".journal.sqlite")
         if self.prompts == "-":
@@ -72,6 +79,8 @@ def run_batch(
     files) is done before the first request, so bad input spends nothing.
     """
     conn.check()
+    if options.journal is not None and options.no_journal:
+        raise UsageError("give --journal or --no-journal, not both")
     with ExitStack() as stack:
         path, name = open_prompts(options.prompts, stack)
         validate = get_provider(conn.provider).validate  # sans-I/O: no client needed yet
@@ -93,8 +102,11 @@ def run_batch(
             check_folder(options.download, option="--download")
         journal_path = options.journal_path(simulate=conn.simulate)
         journal = stack.enter_context(Journal(journal_path or ":memory:", target=conn.target))
+        simulator_state = (
+            StateFile.next_to(journal_path) if journal_path and conn.simulate else None
+        )
         run = BatchRun(
-            client=conn.client(),
+            client=conn.client(simulator_state=simulator_state),
             journal=journal,
             writer=writer,
             display=display,
@@ -114,6 +126,27 @@ def run_batch(
     return summary
 
 
+#: Seconds a stopped run (SIGINT, SIGTERM) waits for the submits already on the wire.
+STOP_GRACE = 5.0
+
+
+class Interrupted(Exception):
+    """The run was stopped by a signal, cleanly: run the same command again to go on."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # as shells report it: 130 for SIGINT, 143 for SIGTERM
+
+
+@dataclass
+class _Stop:
+    signum: int | None = None
+
+
 @dataclass
 class BatchRun:
     """Everything one batch needs; :meth:`run` drives it and returns the summary."""
@@ -130,21 +163,38 @@ class BatchRun:
 
     async def run(self, prompts: Iterable[GenerationRequest], conn: Connection) -> Summary:
         self.display.start(conn.banner)
+        stop = _Stop()
         try:
             async with self.client:
                 async with conn.first_contact():
                     key_accepted = await self.client.check_key()
                 if not key_accepted:
                     raise UsageError("the API key was refused by the provider")
-                await self._batch(prompts)
+                async with anyio.create_task_group() as group:
+                    group.start_soon(self._stop_on_signal, stop, group.cancel_scope)
+                    await self._batch(prompts)
+                    group.cancel_scope.cancel()  # done: stop listening for signals
                 self.summary.requests_sent = self.client.requests_sent
                 self.summary.quota = self.client.quota
+            # Closed: the submits that were on the wire have been answered, and recorded.
         finally:
             self.display.stop()
+        if stop.signum is not None:
+            raise Interrupted(stop.signum)
         self.summary.unknown = self.journal.unknown_submits()
         self.summary.unmatched = self.journal.unmatched()
         self.summary.moved = self.journal.moved
         return self.summary
+
+    async def _stop_on_signal(self, stop: _Stop, batch: anyio.CancelScope) -> None:
+        """SIGINT or SIGTERM: no new submit, the ones on the wire get :data:`STOP_GRACE`
+        seconds to be answered (their job ids are recorded), then the run ends."""
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                stop.signum = signum
+                self.client._submits.stop(grace=STOP_GRACE)
+                batch.cancel()
+                return  # a second Ctrl-C now interrupts at once
 
     async def _batch(self, prompts: Iterable[GenerationRequest]) -> None:
         limiter = anyio.CapacityLimiter(max(1, self.downloads_at_once))

@@ -116,7 +116,10 @@ class OpenTelemetrySink:
                 "http.request.method": method,
                 "server.address": recorder.server,
             },
-            record_exception=False,  # an exception's text may quote what a server sent
+            # An exception's text may quote what a server sent (a prompt, even): neither
+            # it nor a status description goes into the span; requested() sets the status.
+            record_exception=False,
+            set_status_on_exception=False,
         )
 
     def requested(self, recorder: Recorder, kind: RequestKind, outcome: dict[str, Any]) -> None:

@@ -114,6 +114,9 @@ class Provider(ABC):
     image_transport: ClassVar[Literal["inline", "url", "file"]] = "inline"
     #: Whether :meth:`list_request` exists and can settle tracked jobs in bulk.
     can_list: ClassVar[bool] = False
+    #: Whether listed videos carry their prompt: submits in doubt are then told apart by it,
+    #: so several may be on the wire at once (see ``sora_async._submits``).
+    lists_prompts: ClassVar[bool] = False
 
     def __init__(self, *, base_url: str | None = None, paths: Mapping[str, str] | None = None):
         self.base_url = (base_url or self.default_base_url).rstrip("/")

@@ -81,6 +81,7 @@ class _Video(Wire):
     created_at: Timestamp = None
     completed_at: Timestamp = None
     error: _ErrorDetail | None = None
+    prompt: OptStr = None
 
 
 class _VideoList(Wire):
@@ -127,6 +128,7 @@ class OpenAIProvider(Provider):
     }
     image_transport = "file"
     can_list = True
+    lists_prompts = True
     max_prompt_length: ClassVar[int] = _MAX_PROMPT
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
@@ -298,8 +300,10 @@ class OpenAIProvider(Provider):
         wire = self.validate_wire(_VideoList, payload, "video list")
         # Each entry is a whole video object: its progress, end time and error too.
         videos = [
-            Video.model_validate(job.model_dump(include=_VIDEO_FIELDS))
-            for job in map(self._job, wire.data)
+            Video.model_validate(
+                {**self._job(video).model_dump(include=_VIDEO_FIELDS), "prompt": video.prompt}
+            )
+            for video in wire.data
         ]
         return VideoPage(videos=videos, next_cursor=_next_cursor(wire, videos))
 

@@ -29,9 +29,11 @@ from typing import Any
 
 from ._errors import Limit, Limited
 from ._settings import SimulatorSettings
+from ._state import StateFile
 from ._types import Phase
 
 _DAY = 86_400.0
+_MOMENTS = ("submitted", "start", "finish")
 
 
 @dataclass(slots=True)
@@ -102,6 +104,7 @@ class Engine:
         *,
         clock: Callable[[], float] | None = None,
         wall: Callable[[], float] | None = None,
+        state: StateFile | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock or time.monotonic
@@ -120,6 +123,11 @@ class Engine:
         self._windows: defaultdict[str, deque[float]] = defaultdict(deque)
         self._daily: dict[str, tuple[int, int]] = {}
         self._spent: defaultdict[str, int] = defaultdict(int)
+        # Keys known only by their hash (loaded from a state file) until a request shows one.
+        self._hashed: set[str] = set()
+        self._state = state
+        if state is not None:
+            state.load(self)
 
     # -- time -------------------------------------------------------------------------
 
@@ -154,6 +162,8 @@ class Engine:
         every request counts); raise :class:`Limited` when it is over a limit."""
         settings = self.settings
         with self._lock:
+            if self._hashed:
+                self._claim(key)
             now = self.now()
             window = self._windows[key]
             if settings.rate_limit is not None:
@@ -308,6 +318,7 @@ class Engine:
             if daily_submits:
                 self._daily_add(key, now)
             self._spent[key] += cost
+            self._save()
             return job
 
     def _job_id(self, bits: int) -> str:
@@ -328,6 +339,74 @@ class Engine:
     def delete(self, job: Job) -> None:
         """Forget a job for its owner (its worker slot stays taken until it finishes)."""
         job.deleted = True
+        self._save()
+
+    # -- a state file (see _state.py) ----------------------------------------------------
+
+    def _save(self) -> None:
+        if self._state is not None:
+            with self._lock:
+                self._state.save(self)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a new process needs to go on: unix times, hashed keys."""
+
+        def hashed(key: str) -> str:
+            return key if key in self._hashed else key_hash(key)
+
+        with self._lock:
+            return {
+                "epoch": self.wall(self._epoch),
+                "rng": self._rng.getstate(),
+                "slots": [self.wall(free) for free in self._slots],
+                "jobs": [
+                    {
+                        **{name: getattr(job, name) for name in Job.__slots__},
+                        "key": hashed(job.key),
+                        "submitted": self.wall(job.submitted),
+                        "start": self.wall(job.start),
+                        "finish": self.wall(job.finish),
+                    }
+                    for job in self._order
+                ],
+                "daily": {hashed(key): list(value) for key, value in self._daily.items()},
+                "spent": {hashed(key): value for key, value in self._spent.items()},
+            }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load a :meth:`snapshot` (into a new engine)."""
+        offset = self._wall_offset
+        with self._lock:
+            self._epoch = float(data["epoch"]) - offset
+            version, internal, gauss = data["rng"]
+            self._rng.setstate((version, tuple(internal), gauss))
+            self._slots = [float(free) - offset for free in data["slots"]]
+            heapq.heapify(self._slots)
+            for fields in data["jobs"]:
+                moments = {name: float(fields[name]) - offset for name in _MOMENTS}
+                job = Job(**{**fields, **moments})
+                self._jobs[job.id] = job
+                self._order.append(job)
+                self._starts.append(job.start)
+                self._by_key[job.key].append(job)
+                heapq.heappush(self._active[job.key], job.finish)
+                self._hashed.add(job.key)
+            self._daily = {key: (day, used) for key, (day, used) in data["daily"].items()}
+            self._spent.update(data["spent"])
+            self._hashed.update(self._daily, self._spent)
+
+    def _claim(self, key: str) -> None:
+        """The first request with a key whose jobs were loaded by hash: they are its own."""
+        hashed = key_hash(key)
+        if hashed not in self._hashed:
+            return
+        self._hashed.discard(hashed)
+        tables: tuple[dict[str, Any], ...] = (self._by_key, self._active, self._daily, self._spent)
+        for table in tables:
+            if hashed in table:
+                table[key] = table.pop(hashed)
+        for job in self._by_key.get(key, ()):
+            job.key = key
 
     def state(self, job: Job, now: float | None = None) -> JobState:
         """The job's phase, queue position and progress at ``now``."""

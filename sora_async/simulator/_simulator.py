@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from ._openai import OpenAIVideos
 from ._protocol import Context, ProtocolBase
 from ._settings import SimulatorSettings
 from ._soravideo import SoraVideo
+from ._state import StateFile
 from ._transport import SimulatorTransport
 
 _PROTOCOLS: dict[str, type[ProtocolBase]] = {
@@ -29,7 +31,9 @@ class Simulator:
     """A faithful fake of one Sora-2 provider, for tests, demos and benchmarks.
 
     Keyword arguments are :class:`SimulatorSettings` fields (or pass ``settings=``).
-    ``clock`` replaces ``time.monotonic`` (for tests that move time by hand).
+    ``clock`` replaces ``time.monotonic`` (for tests that move time by hand). ``state`` is a
+    file the jobs, quotas and credits are kept in, so that another process goes on where
+    this one stopped (a simulated batch killed and run again).
 
     >>> sim = Simulator(provider="soravideo", time_scale=0.01)
     >>> sim.base_url
@@ -46,13 +50,16 @@ class Simulator:
         *,
         settings: SimulatorSettings | None = None,
         clock: Callable[[], float] | None = None,
+        state: str | os.PathLike[str] | None = None,
         **fields: Any,
     ) -> None:
         if settings is not None and fields:
             raise TypeError("pass either settings= or SimulatorSettings fields, not both")
         self.settings = settings if settings is not None else SimulatorSettings(**fields)
         self.counters = Counters()
-        self._engine = Engine(self.settings, clock=clock)
+        self._engine = Engine(
+            self.settings, clock=clock, state=StateFile(state) if state is not None else None
+        )
         self._plan = FaultPlan(
             self.settings.faults, seed=self.settings.seed, provider=self.settings.provider
         )

@@ -12,6 +12,7 @@ import pytest
 from cli_helpers import KEY, Invoke, Serve, read_results, server_args, write_prompts
 
 from sora_async.cli import main
+from sora_async.cli._outputs import FIELDS
 
 FAST = ["--simulate", "--time-scale", "0.002"]
 
@@ -31,9 +32,8 @@ def test_batch_simulated_writes_one_record_per_prompt(invoke: Invoke, tmp_path: 
     assert [r["prompt"] for r in records] == ["first prompt", "second prompt", "third"]
     assert [r["index"] for r in records] == [0, 1, 2]
     for record in records:
-        assert set(record) == {
-            "index", "prompt", "status", "job_id", "video_url", "error", "reset_at", "path"
-        }  # fmt: skip
+        assert list(record) == list(FIELDS)
+        assert record["created_at"] and record["model"]  # what the provider said
         assert record["status"] == "completed"
         assert record["job_id"] and record["video_url"].endswith(".mp4")
         assert record["path"] is None
@@ -180,7 +180,12 @@ def test_the_quickstart_line_runs_on_the_example_prompts(invoke: Invoke, tmp_pat
     assert result.exit_code == 0, result.output
     records = read_results(tmp_path / "results.jsonl")
     assert len(records) == 8 and {r["status"] for r in records} == {"completed"}
-    assert not list(tmp_path.glob("*.sqlite"))  # a simulation keeps its journal in memory
+    # A simulation keeps its own journal next to --out, and its simulator's state beside it.
+    assert sorted(path.name for path in tmp_path.glob("results.*")) == [
+        "results.jsonl",
+        "results.simulated.journal.sqlite",
+        "results.simulated.journal.sqlite.simulator.json",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -170,3 +170,26 @@ def test_an_unusable_journal(invoke: Invoke, tmp_path: Path) -> None:
     (tmp_path / "j.sqlite").write_text("not a database " * 100)
     result = invoke("batch", "p.txt", *FAST, "--journal", "j.sqlite")
     assert_usage_error(result, "j.sqlite is not a usable journal")
+
+
+def test_read_prompt_file_is_the_batch_reader_for_scripts(tmp_path: Path) -> None:
+    from sora_async import InvalidRequestError
+    from sora_async.cli import read_prompt_file
+
+    good = tmp_path / "p.jsonl"
+    good.write_text('{"prompt": "a fox", "aspect_ratio": "9:16"}\n\n{"prompt": "a boat"}\n')
+    prompts = read_prompt_file(good, params={"aspect_ratio": "16:9"})
+    assert len(prompts) == 2
+    assert [(r.prompt, r.aspect_ratio) for r in prompts] == [("a fox", "9:16"), ("a boat", "16:9")]
+    assert [r.prompt for r in prompts] == ["a fox", "a boat"]  # read again, lazily
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("# scenes\na fox\n" + "x" * 3000 + "\n")
+    with pytest.raises(InvalidRequestError) as refused:
+        read_prompt_file(bad, provider="soravideo")
+    assert str(refused.value).startswith(f"prompts: {bad}: line 3: ")
+    warned: list[str] = []
+    assert (
+        len(read_prompt_file(bad, provider="soravideo", skip_invalid=True, warn=warned.append)) == 1
+    )
+    assert len(warned) == 1

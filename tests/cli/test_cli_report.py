@@ -389,3 +389,53 @@ def test_the_readme_shows_the_page_as_the_test_saw_it() -> None:
     shot = ROOT / "docs" / "report.png"
     assert shot.read_bytes().startswith(b"\x89PNG")
     assert shot.stat().st_size < 300_000
+
+
+def test_batch_writes_the_report_of_its_run(invoke: Invoke, tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red fox\na paper boat\n", encoding="utf-8")
+    ran = invoke(
+        "batch", str(prompts), "--simulate", "--time-scale", "0.002", "--provider", "soravideo",
+        "--download", "videos", "--report", "pages/report.html",
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert ran.stdout.splitlines()[-1] == "report: pages/report.html (2 prompts)"
+    html = (tmp_path / "pages" / "report.html").read_text(encoding="utf-8")
+    page = parse(html)
+    assert [card["data-index"] for card in page.cards] == ["0", "1"]
+    assert page.prompts == ["a red fox", "a paper boat"]
+    # The run's own totals (no results file needed), the thumbnails and the timings.
+    assert "<dt>requests</dt><dd>" in html and "not recorded" not in html
+    assert sum(url.endswith(".png") for url in page.urls) == 2
+    assert "took" in html or "waited" in html
+    for url in {u for u in page.urls if u.startswith("./")}:
+        assert (tmp_path / "pages" / url).resolve().is_file()
+
+
+def test_batch_refuses_a_report_over_a_users_file_before_the_run(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    (tmp_path / "notes.html").write_text("mine", encoding="utf-8")
+    (tmp_path / "p.txt").write_text("a fox\n", encoding="utf-8")
+    ran = invoke("batch", "p.txt", "--simulate", "--report", "notes.html")
+    assert ran.exit_code == 2
+    assert ran.stderr.strip() == (
+        "error: --report notes.html: a file that is not a report is already there; "
+        "choose another path or move it"
+    )
+    assert ran.stdout == ""  # refused before the run
+    assert (tmp_path / "notes.html").read_text(encoding="utf-8") == "mine"
+
+
+def test_results_lines_carry_what_the_report_shows(invoke: Invoke, tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("a fox\n", encoding="utf-8")
+    ran = invoke(
+        "batch", "p.txt", "--simulate", "--time-scale", "0.002", "--provider", "soravideo",
+        "--out", "r.jsonl",
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    [record] = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert record["thumbnail_url"].endswith(".png")
+    assert record["created_at"] and record["completed_at"]
+    [card], _ = read_results(tmp_path / "r.jsonl")
+    assert card.thumbnail_url == record["thumbnail_url"] and card.completed_at is not None

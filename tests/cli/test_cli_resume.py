@@ -110,10 +110,11 @@ def test_the_daily_limit_skips_then_the_next_day_submits_only_those(
 def test_an_unknown_submit_is_reported_and_resent_only_when_asked(
     invoke: Invoke, serve: Serve, tmp_path: Path
 ) -> None:
-    sim, url = serve(api_key=KEY)
+    # soravideo keeps no list of jobs: nothing can settle the doubt but the user.
+    sim, url = serve(api_key=KEY, provider="soravideo", rate_limit=10**6)
     sim.inject("drop_after_accept", route="submit")  # the server takes it; the answer is lost
     write_prompts(tmp_path / "p.txt", 3)
-    command = ["batch", "p.txt", *server_args(url), "--out", "r.jsonl"]
+    command = ["batch", "p.txt", *server_args(url), "--provider", "soravideo", "--out", "r.jsonl"]
 
     first = invoke(*command)
 
@@ -126,6 +127,8 @@ def test_an_unknown_submit_is_reported_and_resent_only_when_asked(
     again = invoke(*command)
     assert again.exit_code == 1
     assert "1 submit has an unknown outcome" in again.stdout
+    assert "soravideo keeps no list of jobs" in again.stdout
+    assert "--resubmit-unknown" in again.stdout and "sora-async list" not in again.stdout
     assert sim.counters.submits == 3  # not resent
 
     resent = invoke(*command, "--resubmit-unknown")

@@ -47,6 +47,9 @@ def test_sim_settings_reach_the_simulator(invoke: Invoke, tmp_path: Path) -> Non
         (["--sim-setting", "colour=red"], "error: --sim-setting colour=red: expected NAME=VALUE"),
         (["--sim-setting", "daily-limit"], "error: --sim-setting daily-limit: expected NAME="),
         (["--sim-setting", "failure-rate=2"], "error: --sim-setting failure-rate=2: input should"),
+        (["--sim-setting", "pickup-delay=inf"], "error: --sim-setting pickup-delay: must be a fin"),
+        (["--sim-setting", "service-time=1,inf"], "error: --sim-setting service-time: must be"),
+        (["--sim-setting", "service-time=9,1"], "error: --sim-setting service-time=9,1: service-"),
     ],
 )
 def test_bad_sim_settings_are_one_line(
@@ -149,3 +152,13 @@ def test_one_prompt_is_said_in_the_singular(invoke: Invoke, tmp_path: Path) -> N
     assert "batch: 1 prompt\n" in result.stdout
     assert "summary: 1 prompt: 1 completed" in result.stdout
     assert "1 prompts" not in result.stdout
+
+
+def test_generate_says_kept_for_a_file_it_did_not_write(invoke: Invoke, tmp_path: Path) -> None:
+    # The seeded simulator gives the same job id again: its file is there from the first run.
+    first = invoke("generate", "a fox", *FAST, "--download", "out/")
+    assert first.exit_code == 0, first.output
+    [saved] = [line for line in first.stdout.splitlines() if line.startswith("saved: ")]
+    again = invoke("generate", "a fox", *FAST, "--download", "out/")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1] == saved.replace("saved: ", "kept: ")

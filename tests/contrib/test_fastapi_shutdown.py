@@ -39,7 +39,13 @@ def logs(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> A
 
 
 def complaints(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.WARNING]
+    return [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if r.levelno >= logging.WARNING
+        # A batch cut short names each job it leaves on the server: by design (issue 9).
+        and not r.getMessage().startswith("the batch ended early")
+    ]
 
 
 async def start(server: uvicorn.Server, group: anyio.abc.TaskGroup) -> str:

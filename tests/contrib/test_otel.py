@@ -14,6 +14,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from sora_async import AsyncSoraClient
 from sora_async.contrib.otel import instrument
@@ -58,6 +59,7 @@ async def test_a_batch_as_metrics_and_spans() -> None:
     )
     async with client:
         simulator_of(client).inject("429", route="submit", retry_after=0.001)
+        simulator_of(client).inject("timeout", route="status")  # an exception in a span
         result = await client.generate_batch(PROMPTS)
         assert len(result.completed) == 2 and len(result.failed) == 1
         snapshot = client.metrics()
@@ -67,7 +69,7 @@ async def test_a_batch_as_metrics_and_spans() -> None:
     assert _total(requests, **{"sora.request.kind": "submit"}) == snapshot.requests["submit"] == 4
     assert _total(requests, **{"http.response.status_code": 429}) == 1
     assert _total(points["sora.client.rate_limited"]) == snapshot.rate_limited == 1
-    assert _total(points["sora.client.retries"]) == snapshot.retries == 1
+    assert _total(points["sora.client.retries"]) == snapshot.retries == 2
     [delays] = points["sora.client.job.detection_delay"]
     assert delays.count == snapshot.detection_delay.count == 3
     submits = [
@@ -86,6 +88,10 @@ async def test_a_batch_as_metrics_and_spans() -> None:
     refused = [s for s in spans if s.attributes.get("http.response.status_code") == 429]
     assert len(refused) == 1 and refused[0].attributes["error.type"] == "RateLimitError"
     assert refused[0].attributes["server.address"] == "soravideo.sim"
+    [timed_out] = [s for s in spans if s.attributes.get("error.type") == "APITimeoutError"]
+    assert timed_out.status.status_code is StatusCode.ERROR
+    # No exception text (it may quote a server's words) in any span.
+    assert all(not span.events and span.status.description is None for span in spans)
 
     # No key, no prompt, no job id in any attribute of any metric or span.
     shown = json.dumps(

@@ -43,7 +43,7 @@ def start(*args: str, **env: str) -> subprocess.Popen[str]:
     )
 
 
-SCRIPTS = ["basic.py", "bulk.py", "image_to_video.py", "fastapi_app.py"]
+SCRIPTS = ["basic.py", "bulk.py", "image_to_video.py", "fastapi_app.py", "prometheus_metrics.py"]
 
 
 @dataclass(frozen=True)
@@ -253,3 +253,29 @@ def test_the_fastapi_example_serves_and_stops_cleanly_on_ctrl_c() -> None:
     assert "Traceback" not in err
     assert "ERROR" not in err
     assert "Application shutdown complete" in err
+
+
+def test_the_prometheus_example_serves_metrics_over_a_socket() -> None:
+    server = start("examples/prometheus_metrics.py", "--simulate", "--port", "0")
+    assert server.stderr is not None
+    log = lines_of(server.stderr)
+    seen: list[str] = []
+    try:
+        port = port_of(log, seen)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            job = http.post("/videos", json={"prompt": "a red fox"}).json()
+            with http.stream("GET", f"/videos/{job['id']}/events") as events:
+                list(events.iter_lines())  # ends with the job
+            page = http.get("/metrics")
+        assert page.status_code == 200
+        assert 'sora_requests_total{kind="submit",provider="codefast"} 1.0' in page.text
+        assert 'sora_jobs_finished_total{provider="codefast"} 1.0' in page.text
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=15)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        assert server.stdout is not None
+        server.stdout.close()
+    assert server.returncode == 0, "".join(seen)

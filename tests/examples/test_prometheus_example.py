@@ -4,6 +4,9 @@ no key, prompt or job id is in the page."""
 from __future__ import annotations
 
 import importlib.util
+import re
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -54,3 +57,15 @@ def test_metrics_page_after_one_video() -> None:
     assert samples[("sora_requests_sent_total", None)] >= 2
     for secret in (PROMPT, "red fox", "sk-simulated", job["id"]):
         assert secret not in page.text
+
+
+def test_the_metrics_page_python_block_runs() -> None:
+    page = (ROOT / "docs" / "metrics.md").read_text("utf-8")
+    [block] = re.findall(r"^```python\n(.*?)^```", page, re.MULTILINE | re.DOTALL)
+    done = subprocess.run(
+        [sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first == "2 2 18"
+    assert second.startswith("submit p50 ")
