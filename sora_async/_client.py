@@ -241,8 +241,9 @@ class AsyncSoraClient:
         its latest state known without a request. Nothing the server took is lost when a
         batch is left early (a ``break``, a cancellation, a timeout, an error in the loop):
         such jobs are still followed until the client closes, each named once in a WARNING
-        on the ``sora_async`` logger, and listed here. For a record that outlives the
-        process, give the batch a ``journal``.
+        on the ``sora_async`` logger (at INFO when the batch has a ``journal``: they are on
+        record there), and listed here. For a record that outlives the process, give the
+        batch a ``journal``.
 
         >>> for index, job in client.submitted_jobs():  # doctest: +SKIP
         ...     print(index, job.id, job.status)
