@@ -26,6 +26,7 @@ from ._checks import (
     require_number,
     require_timeout,
 )
+from ._doubt import listed_job
 from ._download import Downloaded, Target, check_download, existing, fetch, plan_target
 from ._errors import (
     AuthenticationError,
@@ -274,8 +275,9 @@ class AsyncSoraClient:
         its latest state known without a request. Nothing the server took is lost when a
         batch is left early (a ``break``, a cancellation, a timeout, an error in the loop):
         such jobs are still followed until the client closes, each named once in a WARNING
-        on the ``sora_async`` logger, and listed here. For a record that outlives the
-        process, give the batch a ``journal``.
+        on the ``sora_async`` logger (at INFO when the batch has a ``journal``: they are on
+        record there), and listed here. For a record that outlives the process, give the
+        batch a ``journal``.
 
         >>> for index, job in client.submitted_jobs():  # doctest: +SKIP
         ...     print(index, job.id, job.status)
@@ -804,7 +806,7 @@ class AsyncSoraClient:
         pages = min(10, 1 + len(tracked) // 100)
         for _ in range(pages):
             page = await self._list_page(cursor, 100, tracked)
-            jobs.extend(_listed_job(video) for video in page.videos if video.status)
+            jobs.extend(listed_job(video) for video in page.videos if video.status)
             cursor = page.next_cursor
             if cursor is None:
                 break
@@ -863,21 +865,6 @@ def _video_id(job: Job | str) -> str:
 
 # Asks a provider whether it makes characters at all, before a file is read.
 _STAND_IN_VIDEO = VideoFile(data=b"", mime_type="video/mp4", filename="video.mp4")
-
-
-def _listed_job(video: Video) -> Job:
-    """A listed video as a job state: everything the list says (openai lists whole videos)."""
-    assert video.status is not None
-    return Job(
-        id=video.id,
-        status=video.status,
-        raw_status=video.status.value,
-        progress=video.progress,
-        video_url=video.video_url,
-        error=video.error,
-        created_at=video.created_at,
-        completed_at=video.completed_at,
-    )
 
 
 def _completed_or_raise(job: Job) -> Job:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ._client import AsyncSoraClient
     from ._journal import Doubt
 
-__all__ = ["DoubtJournal", "settle_doubts"]
+__all__ = ["DoubtJournal", "listed_job", "settle_doubts"]
 
 logger = logging.getLogger("sora_async")
 
@@ -122,7 +122,8 @@ async def settle_doubts(client: AsyncSoraClient, journal: DoubtJournal) -> set[i
         )
     for doubt in unsettled:
         journal.still_in_doubt(doubt, reason)
-    return {doubt.index for doubt in unsettled} if count.counted else set()
+    # Counted, or not countable: the list may show them once they finish.
+    return {doubt.index for doubt in unsettled}
 
 
 async def _listing(client: AsyncSoraClient, since: datetime | None) -> list[Video]:
@@ -173,15 +174,18 @@ def _adopt_unique(
             if any(_fits(other, video, timeout) for other in left if other is not doubt):
                 continue
             logger.info("prompt %d: adopted job %s from the server's list", doubt.index, video.id)
-            journal.adopt(doubt, _adopted_job(video))
+            journal.adopt(doubt, listed_job(video))
             left.remove(doubt)
             free.remove(video)
             changed = True
     return left
 
 
-def _adopted_job(video: Video) -> Job:
-    # A status the list does not give is learned from the job's first poll.
+def listed_job(video: Video) -> Job:
+    """A listed video as a job state: everything the list says (openai lists whole videos).
+
+    A status the list does not give (codefast) is learned from the job's first poll.
+    """
     status = video.status or JobStatus.PROCESSING
     return Job(
         id=video.id,

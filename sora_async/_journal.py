@@ -2,10 +2,12 @@
 
 It implements :class:`~sora_async._batch.BatchJournal`. A row is one prompt, keyed by its
 index in the prompt source *and* a hash of the request (prompt and parameters), so an
-edited file never hands one prompt's job to another. The intent to submit is committed
-before the submit is sent and the job id right after it, both with ``synchronous=FULL``
-in WAL mode: kill the process at any moment and the next run knows, for every prompt,
-whether it ended, which job to follow, or that a submit's outcome is unknown.
+edited file never hands one prompt's job to another. The intent to submit is committed at
+the last moment before the submit's bytes may leave (with the daily quota seen before it)
+and the job id the moment its answer is parsed (with the quota in it), both with
+``synchronous=FULL`` in WAL mode: kill the process at any moment and the next run knows,
+for every prompt, whether it ended, which job to follow, or that a submit is in doubt,
+which :mod:`sora_async._doubt` then settles from the provider's records where it can.
 
 Nothing secret is stored: no API key, no headers; only prompts, parameters' hash, job
 states, URLs and download paths.

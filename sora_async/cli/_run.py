@@ -189,12 +189,19 @@ class BatchRun:
     async def _stop_on_signal(self, stop: _Stop, batch: anyio.CancelScope) -> None:
         """SIGINT or SIGTERM: no new submit, the ones on the wire get :data:`STOP_GRACE`
         seconds to be answered (their job ids are recorded), then the run ends."""
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        try:
+            receiver = anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
+            signals = receiver.__enter__()
+        except NotImplementedError:  # no signal handlers (Windows): Ctrl-C interrupts at once
+            return
+        try:
             async for signum in signals:
                 stop.signum = signum
                 self.client._submits.stop(grace=STOP_GRACE)
                 batch.cancel()
                 return  # a second Ctrl-C now interrupts at once
+        finally:
+            receiver.__exit__(None, None, None)
 
     async def _batch(self, prompts: Iterable[GenerationRequest]) -> None:
         limiter = anyio.CapacityLimiter(max(1, self.downloads_at_once))

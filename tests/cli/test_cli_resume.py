@@ -6,12 +6,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from cli_helpers import KEY, Invoke, Serve, read_results, server_args, write_prompts
+from cli_helpers import (
+    KEY,
+    Invoke,
+    Serve,
+    read_results,
+    server_args,
+    wait_for,
+    write_prompts,
+)
 
 from sora_async.testing import ManualClock
 
@@ -29,15 +35,6 @@ def results_lines(path: Path) -> int:
         return len(path.read_text("utf-8").splitlines())
     except FileNotFoundError:
         return 0
-
-
-def wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes]) -> None:
-    """Until ``condition()`` holds; fail if ``process`` ends first or after 30 s."""
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
 
 
 def test_sigkill_mid_batch_then_rerun_submits_each_prompt_once(

@@ -9,13 +9,19 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from cli_helpers import KEY, Invoke, Serve, read_results, server_args, write_prompts
+from cli_helpers import (
+    KEY,
+    Invoke,
+    Serve,
+    read_results,
+    server_args,
+    wait_for,
+    write_prompts,
+)
 
 from sora_async.testing import ManualClock
 
@@ -35,14 +41,6 @@ MATRIX = [
     "4",
 ]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
 
 
 def in_doubt(journal: Path) -> int:

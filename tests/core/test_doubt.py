@@ -78,27 +78,16 @@ async def test_openai_sends_a_submit_its_list_does_not_show(tmp_path: Path) -> N
     assert sim.counters.submits == 2
 
 
-async def test_codefast_adopts_what_its_quota_counted_and_its_list_shows(tmp_path: Path) -> None:
-    sim = Simulator(provider="codefast", time_scale=FAST, seed=1)
-    path = tmp_path / "j.sqlite"
-    crashed_on_the_wire(path, 0, remaining=20)
-    async with client_for(sim) as client:
-        taken = await client.generate(PROMPTS[0])  # finished: on the list
-
-    items = await rerun(sim, path)
-
-    assert items[0] == ("completed", taken.id)
-    assert sim.counters.submits == 2
-
-
-async def test_codefast_looks_again_at_the_end_for_a_job_not_finished_yet(
-    tmp_path: Path,
+@pytest.mark.parametrize("finished", [True, False], ids=["listed", "listed-later"])
+async def test_codefast_adopts_what_its_quota_counted_and_its_list_shows(
+    tmp_path: Path, finished: bool
 ) -> None:
     sim = Simulator(provider="codefast", time_scale=FAST, seed=1)
     path = tmp_path / "j.sqlite"
     crashed_on_the_wire(path, 0, remaining=20)
     async with client_for(sim) as client:
-        taken = await client.submit(PROMPTS[0])  # queued: not on the list of finished videos
+        # Not finished yet, it is not on the list: the run looks again at its end.
+        taken = await (client.generate if finished else client.submit)(PROMPTS[0])
 
     items = await rerun(sim, path)
 

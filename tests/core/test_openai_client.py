@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from sora_async import AsyncSoraClient, InvalidRequestError, Job, JobStatus
-from sora_async._client import _listed_job
+from sora_async._doubt import listed_job
 from sora_async.providers import OpenAIProvider
 from sora_async.simulator._media import mp4
 from sora_async.testing import simulated_client, simulator_of
@@ -53,7 +53,7 @@ def test_a_listed_video_settles_a_job_as_its_status_answer_would(video: dict[str
     fetched = provider.parse_job(answer)
     (listed,) = provider.parse_list({"object": "list", "data": [answer]}).videos
     settled = fetched.model_copy(update={"progress": None, "completed_at": None}).updated(
-        _listed_job(listed)
+        listed_job(listed)
     )
     shown = {"id", "status", "progress", "video_url", "error", "created_at", "completed_at"}
     assert settled.model_dump(include=shown) == fetched.model_dump(include=shown)

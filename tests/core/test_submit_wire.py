@@ -16,7 +16,7 @@ import anyio.lowlevel
 import pytest
 from core_support import eventually, simulated
 
-from sora_async import AsyncSoraClient
+from sora_async import APIConnectionError, AsyncSoraClient
 from sora_async._journal import Journal
 from sora_async._submits import MAX_SUBMITS_ON_WIRE
 from sora_async.simulator import Simulator
@@ -106,3 +106,27 @@ async def test_an_asgi_transport_writes_the_intent_before_handing_over() -> None
             request, submit=True, on_wire=lambda: events.append("INTENT")
         )
     assert answer.error is None and events == ["INTENT"]
+
+
+async def test_a_stop_bounds_the_wait_for_a_submit_on_the_wire() -> None:
+    client = simulated("openai", time_scale=1.0)
+    assert client.simulator is not None
+    client.simulator.inject("slow", route="submit", seconds=60.0)  # a server that hangs
+    errors: list[APIConnectionError] = []
+    async with client, anyio.create_task_group() as group:
+
+        async def submit() -> None:
+            try:
+                await client.submit("a fox")
+            except APIConnectionError as error:
+                errors.append(error)
+
+        group.start_soon(submit)
+        await eventually(lambda: client._submits.on_wire == 1)
+        group.cancel_scope.cancel()  # shielded: the submit on the wire goes on
+        client._submits.stop(grace=0.05)  # ... for this long
+    (error,) = errors
+    assert "cut off: the client was stopping" in str(error)  # not the 30 s deadline
+    assert error.maybe_submitted  # in doubt, honestly: the bytes had left
+    with pytest.raises(APIConnectionError, match="stopping"):
+        await client.submit("a crow")  # nothing new after a stop
