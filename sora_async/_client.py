@@ -730,9 +730,11 @@ class AsyncSoraClient:
             await self._budget.back_off(error.retry_after)
 
     async def _learn_quota(self, quota: Quota | None, seq: int | None) -> None:
-        if quota is None or quota.is_empty:
-            return
-        self._quota = self._quota.merged(quota)
+        if quota is not None and quota.is_empty:
+            quota = None
+        if quota is not None:
+            self._quota = self._quota.merged(quota)
+        # Told even without quota fields: the budget counts the requests not yet answered.
         await self._budget.observe(quota, seq=seq if seq is not None else -1)
 
     def _job_from(self, payload: Any, response: httpx.Response) -> Job:
