@@ -30,7 +30,7 @@ import anyio
 
 from ._errors import DailyLimitError
 from ._limits import Limits
-from ._models import Quota
+from ._models import Job, Quota
 from .providers.base import ProviderLimits
 
 __all__ = ["PauseCap", "RequestBudget", "Ticket", "daily_spent_error", "next_utc_midnight"]
@@ -429,6 +429,16 @@ class RequestBudget:
     def job_finished(self, job_id: str) -> None:
         """A tracked job reached a terminal state: its concurrent-task slot is free."""
         self._tasks.finished(job_id)
+
+    async def look(
+        self,
+        job_id: str,
+        poll: Callable[[], Awaitable[tuple[Job, float | None]]],
+        *,
+        fresh_for: float,
+    ) -> tuple[Job, float | None]:
+        """One process: the scheduler already shares one poll stream per job."""
+        return await poll()
 
     @asynccontextmanager
     async def submission(self, *, wait_for_task_slot: bool = True) -> AsyncIterator[Ticket]:

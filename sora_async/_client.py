@@ -779,6 +779,15 @@ class AsyncSoraClient:
         self._recorder.job_ended(job)
 
     async def _poll_status(self, job_id: str) -> tuple[Job, float | None]:
+        # With shared state, a look another process made within a poll interval is reused.
+        job, hint = await self._budget.look(
+            job_id, lambda: self._poll_status_now(job_id), fresh_for=self._poll_interval
+        )
+        if job.is_terminal:
+            self._budget.job_finished(job.id)
+        return job, hint
+
+    async def _poll_status_now(self, job_id: str) -> tuple[Job, float | None]:
         payload, response = await self._call(lambda: self._provider.status_request(job_id))
         return self._job_from(payload, response), self._provider.poll_hint(response)
 

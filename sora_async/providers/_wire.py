@@ -184,6 +184,16 @@ def next_midnight_utc(now: datetime | None = None) -> datetime:
     return datetime(today.year, today.month, today.day, tzinfo=UTC) + timedelta(days=1)
 
 
+def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, Any]:
+    """The usual ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (unix time, or seconds from
+    now as some gateways send) as quota fields; a malformed one is left out."""
+    return {
+        "rate_limit": limit(headers.get("x-ratelimit-limit")),
+        "rate_remaining": count(headers.get("x-ratelimit-remaining")),
+        "rate_reset": unix_time(headers.get("x-ratelimit-reset")),
+    }
+
+
 def quota_or_none(fields: Mapping[str, Any]) -> Quota | None:
     """A :class:`Quota` of the fields that are known, or ``None`` when none is."""
     known = {name: value for name, value in fields.items() if value is not None}

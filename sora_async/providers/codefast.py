@@ -9,7 +9,17 @@ import httpx
 
 from .._errors import APIError, DailyLimitError, InvalidRequestError
 from .._models import GenerationRequest, Job, JobStatus, Quota, Video
-from ._wire import Id, OptCount, OptStr, Timestamp, Wire, count, limit, quota_or_none
+from ._wire import (
+    Id,
+    OptCount,
+    OptStr,
+    Timestamp,
+    Wire,
+    count,
+    limit,
+    quota_or_none,
+    rate_limit_headers,
+)
 from .base import ImageData, Provider, ProviderLimits, VideoPage
 
 __all__ = ["CodefastProvider"]
@@ -201,7 +211,11 @@ class CodefastProvider(Provider):
 
     def quota_from(self, response: httpx.Response, payload: Any) -> Quota | None:
         spent = response.status_code == 429 and _is_daily_limit(_detail_text(payload))
-        return _quota(payload, spent=spent)
+        # The service documents none, but a gateway in front of it may send the usual
+        # rate-limit headers: they are the truth where they come.
+        headers = quota_or_none(rate_limit_headers(response.headers))
+        daily = _quota(payload, spent=spent)
+        return daily.merged(headers) if daily is not None else headers
 
 
 def _quota(payload: Any, *, spent: bool = False) -> Quota | None:

@@ -34,8 +34,8 @@ from ._wire import (
     loose,
     next_midnight_utc,
     quota_or_none,
+    rate_limit_headers,
     text,
-    unix_time,
 )
 from .base import ImageData, Provider, ProviderLimits
 
@@ -273,10 +273,7 @@ class SoravideoProvider(Provider):
 
     def quota_from(self, response: httpx.Response, payload: Any) -> Quota | None:
         headers = response.headers
-        fields: dict[str, Any] = {
-            "rate_limit": limit(headers.get("x-ratelimit-limit")),
-            "rate_remaining": count(headers.get("x-ratelimit-remaining")),
-            "rate_reset": unix_time(headers.get("x-ratelimit-reset")),
+        fields: dict[str, Any] = rate_limit_headers(headers) | {
             "concurrent_limit": limit(headers.get("x-concurrent-limit")),
             "concurrent_active": count(headers.get("x-concurrent-active")),
         }

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
 from .._errors import SoraError
-from .._models import Quota
+from .._models import Job, Quota
 
-__all__ = ["Budget", "SharedStateError", "Ticket"]
+__all__ = ["Budget", "Poll", "SharedStateError", "Ticket"]
+
+#: A status request for one job: the job and the server's hint for the next look.
+Poll = Callable[[], Awaitable[tuple[Job, float | None]]]
 
 
 class SharedStateError(SoraError):
@@ -66,6 +70,10 @@ class Budget(Protocol):
     async def daily_exhausted(self, reset_at: datetime | None) -> None: ...
 
     def job_finished(self, job_id: str) -> None: ...
+
+    async def look(self, job_id: str, poll: Poll, *, fresh_for: float) -> tuple[Job, float | None]:
+        """One status look at a job: ``poll()``, or a look another process made less than
+        ``fresh_for`` seconds ago (shared state), so that processes share one poll stream."""
 
     def submission(
         self, *, wait_for_task_slot: bool = True

@@ -33,9 +33,9 @@ import anyio
 from .._budget import PauseCap, Ticket, daily_spent_error
 from .._errors import InvalidRequestError
 from .._limits import Limits
-from .._models import Quota
+from .._models import Job, Quota
 from ..providers.base import ProviderLimits
-from ._base import SharedStateError
+from ._base import Poll, SharedStateError
 
 __all__ = ["RedisBudget", "namespace_for", "redis_module"]
 
@@ -255,6 +255,26 @@ end
 redis.call('SET', KEYS[2], 1, 'EX', 172800)
 return 1
 """
+
+
+# A job's latest state (KEYS[1], a hash: at, job): returned if younger than ARGV[1] ms.
+_SEEN = (
+    _COMMON
+    + """
+local seen = redis.call('HMGET', KEYS[1], 'at', 'job')
+if seen[1] and now - tonumber(seen[1]) < tonumber(ARGV[1]) then return seen[2] end
+return false
+"""
+)
+
+_SAW = (
+    _COMMON
+    + """
+redis.call('HSET', KEYS[1], 'at', now, 'job', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 86400000)
+return 1
+"""
+)
 
 
 class RedisBudget:
@@ -494,6 +514,26 @@ class RedisBudget:
             self._active.add(job_id)
         args = [member, job_id or "", self._ms(self._lease)]
         await self._quietly(self._script("hand", _HAND, [key], args))
+
+    # -- one poll stream per job across processes --------------------------------------------
+
+    async def look(self, job_id: str, poll: Poll, *, fresh_for: float) -> tuple[Job, float | None]:
+        """``poll()``, unless another process looked less than ``fresh_for`` ago (its
+        answer is reused) or is looking now (its answer is awaited, up to ``fresh_for``)."""
+        require_asyncio()
+        state, lease = self._key(f"job:{job_id}"), self._key(f"poll:{job_id}")
+        fresh = self._ms(fresh_for)
+        deadline = time.monotonic() + 2 * fresh_for + 1.0
+        while True:
+            seen = await self._script("seen", _SEEN, [state], [fresh])
+            if seen:
+                return Job.model_validate_json(seen), None
+            taken = await self._call(lambda: self._redis.set(lease, 1, nx=True, px=fresh))
+            if taken or time.monotonic() > deadline:  # ours to make, or its maker is gone
+                job, hint = await poll()
+                await self._quietly(self._script("saw", _SAW, [state], [job.model_dump_json()]))
+                return job, hint
+            await anyio.sleep(self._tick)
 
     # -- Redis -----------------------------------------------------------------------------
 
