@@ -39,6 +39,7 @@ from ._errors import (
     SoraError,
     WaitTimeoutError,
 )
+from ._estimates import Estimates
 from ._images import prepare_image, prepare_video
 from ._models import BatchItem, BatchResult, Character, GenerationRequest, Job, Quota, Video
 from ._requests import make_request
@@ -154,6 +155,8 @@ class AsyncSoraClient:
         self._max_poll_interval = max_poll_interval
         self._poll_concurrency = min(poll_concurrency, max_connections)
         self._quota = Quota()
+        # What the service's pace has shown: kept across batches and schedulers.
+        self._estimates = Estimates()
         self._state = _State.UNOPENED
         self._task_group: anyio.abc.TaskGroup | None = None
         self._scheduler = self._new_scheduler()
@@ -408,7 +411,7 @@ class AsyncSoraClient:
         cursor: str | None = None
         while limit is None or len(videos) < limit:
             page_size = None if limit is None else min(100, limit - len(videos))
-            page = await self._list_page(cursor, page_size)
+            page, _ = await self._list_page(cursor, page_size)
             videos.extend(page.videos)
             cursor = page.next_cursor
             if cursor is None:
@@ -701,31 +704,36 @@ class AsyncSoraClient:
             poll_interval=self._poll_interval,
             max_poll_interval=self._max_poll_interval,
             on_end=lambda job: self._budget.job_finished(job.id),
+            estimates=self._estimates,
         )
 
     async def _poll_status(self, job_id: str) -> tuple[Job, float | None]:
         payload, response = await self._call(lambda: self._provider.status_request(job_id))
+        self._estimates.costs.status_answer(len(response.content))
         return self._job_from(payload, response), self._provider.poll_hint(response)
 
     async def _list_page(
         self, cursor: str | None, limit: int | None, only: Collection[str] | None = None
-    ) -> VideoPage:
-        payload, _ = await self._call(
+    ) -> tuple[VideoPage, int]:
+        payload, response = await self._call(
             lambda: self._provider.list_request(cursor=cursor, limit=limit)
         )
-        return self._provider.parse_list(payload, only=only)
+        return self._provider.parse_list(payload, only=only), len(response.content)
 
     async def _list_jobs(self, tracked: Collection[str]) -> list[Job]:
         """The tracked jobs the newest pages of the listing show, for a scheduler sweep."""
         jobs: list[Job] = []
         cursor: str | None = None
-        pages = min(10, 1 + len(tracked) // 100)
-        for _ in range(pages):
-            page = await self._list_page(cursor, 100, tracked)
+        pages = sizes = 0
+        for _ in range(min(10, 1 + len(tracked) // 100)):
+            page, size = await self._list_page(cursor, 100, tracked)
+            pages, sizes = pages + 1, sizes + size
             jobs.extend(_listed_job(video) for video in page.videos if video.status)
             cursor = page.next_cursor
             if cursor is None:
                 break
+        # What a sweep costs, for the scheduler's choice between a sweep and single polls.
+        self._estimates.costs.list_answer(pages, sizes)
         return jobs
 
     @asynccontextmanager
