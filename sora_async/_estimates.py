@@ -67,6 +67,7 @@ class Known:
     queue_position: int | None = None
     hint: float | None = None  # the server's own "look again in" (seconds), capped
     looks: int = 0
+    predicted: bool = False  # its progress rate has been counted as a service time
 
     @property
     def earliest_start(self) -> float:
@@ -135,7 +136,7 @@ class Costs:
         self.sweep_requests = float(max(pages, 1))
         self.sweep_bytes = float(size)
 
-    def sweep_cheaper(self, singles: int) -> bool:
+    def sweep_cheaper(self, singles: float) -> bool:
         """Whether one sweep costs less than ``singles`` single polls (requests and bytes)."""
         if self.sweep_bytes is None:
             return singles > 1  # one page of a short list, until the first sweep says more
@@ -157,6 +158,7 @@ class Estimates:
         self.service: deque[float] = deque(maxlen=_SAMPLES)
         self.turnaround: deque[float] = deque(maxlen=_SAMPLES)
         self.progress_seen = False  # whether this service reports progress at all
+        self.predicted: deque[float] = deque(maxlen=_SAMPLES)  # service times progress foretold
         self.costs = Costs()
 
     @property
@@ -166,6 +168,12 @@ class Estimates:
     def learned(self, known: Known) -> None:
         """One answer about ``known``'s job has been taken in."""
         self.progress_seen = self.progress_seen or known.progress is not None
+        rate = known.progress_rate()
+        if rate is not None and not known.predicted:
+            # Before anything has finished, a running job's rate already tells how long
+            # jobs take: a queued job's first look waits for it.
+            known.predicted = True
+            self.predicted.append(100 / rate)
 
     def finished(self, known: Known, now: float) -> None:
         """One job was seen completed at ``now``."""
@@ -205,8 +213,10 @@ class Estimates:
             if one and known.progress is not None and known.progress[1] < TRUSTED_PROGRESS:
                 return now + (end - now) / 2  # a second reading will time it
             return end
-        if known.started is not None and self.service:
-            base, samples = known.earliest_start, self.service
+        services = self.service or self.predicted
+        if services and (known.started is not None or known.queued_at is not None):
+            # Seen queued at some time: it cannot end before a whole service time after.
+            base, samples = known.earliest_start, services
         else:
             base, samples = known.tracked_at, self.turnaround
         if samples:

@@ -108,6 +108,7 @@ class PollScheduler:
         self._order = itertools.count()
         self._wake = anyio.Event()
         self._hint_capped = False
+        self._counts_active = False  # answers say how many of the key's jobs are unfinished
 
     # -- the waiters' side -------------------------------------------------------------------
 
@@ -155,7 +156,7 @@ class PollScheduler:
                 elif self.sweep_pays(due, now):
                     await self._sweep(group, due)
                 else:
-                    for entry in due:
+                    for entry in self._singles(due, now):
                         await self._start_poll(group, entry)
 
     async def _sleep(self, timeout: float) -> None:
@@ -193,13 +194,30 @@ class PollScheduler:
     def sweep_pays(self, due: Collection[_Entry], now: float) -> bool:
         """Whether one list request costs less than single polls of the jobs due.
 
-        A sweep also stands for the looks due soon (within one window gap), so those count.
+        A sweep also stands for the other jobs' looks: one due within a window gap counts
+        whole, one due later (within ``max_poll_interval``) half, since a sweep now pushes
+        its look back.
         """
         if self._list_jobs is None:
             return False
-        horizon = now + self._min * WINDOW_GAP
-        soon = sum(1 for e in self._entries.values() if e.due <= horizon and not e.in_flight)
-        return self._estimates.costs.sweep_cheaper(len(due) + soon)
+        soon, later = now + self._min * WINDOW_GAP, now + self._max
+        worth = float(len(due))
+        for entry in self._entries.values():
+            if not entry.in_flight and entry.due <= later:
+                worth += 1.0 if entry.due <= soon else 0.5
+        return self._estimates.costs.sweep_cheaper(worth)
+
+    def _singles(self, due: list[_Entry], now: float) -> list[_Entry]:
+        """The due jobs to poll one by one: where answers count the key's unfinished jobs,
+        one poll (of the job expected to end first) is a look at all, so the rest wait for
+        what it says."""
+        if not self._counts_active or len(due) < 2:
+            return due
+        due.sort(key=lambda e: e.known.expected_end() or e.known.tracked_at)
+        for entry in due[1:]:
+            entry.due = now + self._min / 2  # the answer reschedules them first, normally
+            heapq.heappush(self._heap, (entry.due, next(self._order), entry))
+        return due[:1]
 
     # -- single polls and list sweeps ---------------------------------------------------------
 
@@ -217,6 +235,9 @@ class PollScheduler:
             entry.failures = 0
             entry.known.hint = self._capped(hint)
             self._update(entry, job, self._clock())
+            if job.quota is not None and job.quota.concurrent_active is not None:
+                self._counts_active = True
+                self._active_told(job.quota.concurrent_active, entry, self._clock())
         finally:
             self._semaphore.release()
             entry.checked_at = self._clock()
@@ -247,6 +268,26 @@ class PollScheduler:
                 await self._start_poll(group, entry)
             elif listed is not None or entry.due == math.inf:
                 self._schedule(entry, now)
+
+    def _active_told(self, active: int, polled: _Entry, now: float) -> None:
+        """An answer said how many of the key's jobs are unfinished (soravideo's
+        ``X-Concurrent-Active``): a look at every job this scheduler follows, for one request.
+
+        As many as are tracked: none has finished, so each one's next look can wait. Fewer:
+        that many have, and the ones expected to end first get their look now (no sooner
+        than ``poll_interval`` after their last).
+        """
+        others = [e for e in self._entries.values() if e is not polled and not e.in_flight]
+        ended = len(self._entries) - active
+        if ended <= 0:
+            for entry in others:
+                self._schedule(entry, now)
+            return
+        others.sort(key=lambda e: e.known.expected_end() or e.known.tracked_at)
+        for entry in others[:ended]:
+            entry.due = max(now, entry.checked_at + self._min)
+            heapq.heappush(self._heap, (entry.due, next(self._order), entry))
+        self._wake.set()
 
     def _stuck(self, due: list[_Entry], now: float) -> list[_Entry]:
         # A list cannot show everything (codefast lists finished videos only), so a job it
