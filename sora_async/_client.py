@@ -155,6 +155,7 @@ class AsyncSoraClient:
         self._max_poll_interval = max_poll_interval
         self._poll_concurrency = min(poll_concurrency, max_connections)
         self._quota = Quota()
+        self._quota_seen: Quota | None = None
         # What the service's pace has shown: kept across batches and schedulers.
         self._estimates = Estimates()
         self._state = _State.UNOPENED
@@ -655,7 +656,9 @@ class AsyncSoraClient:
     def _learn(self, answer: Answer, seq: int) -> None:
         """What one answer tells about the quota and the pauses the server asks for."""
         # Quota fields are a bonus: providers leave out a malformed one, never raise.
-        self._learn_quota(self._provider.quota_from(answer.response, answer.body), seq)
+        quota = self._provider.quota_from(answer.response, answer.body)
+        answer.response.extensions[_QUOTA] = quota  # read once: _job_from needs it too
+        self._learn_quota(quota, seq)
         error = answer.error
         if isinstance(error, DailyLimitError):
             self._budget.daily_exhausted(error.reset_at)
@@ -665,13 +668,18 @@ class AsyncSoraClient:
     def _learn_quota(self, quota: Quota | None, seq: int | None) -> None:
         if quota is None or quota.is_empty:
             return
-        self._quota = self._quota.merged(quota)
+        if quota != self._quota_seen:  # most answers repeat the last one: nothing to merge
+            self._quota_seen = quota
+            self._quota = self._quota.merged(quota)
         self._budget.observe(quota, seq=seq if seq is not None else -1)
 
     def _job_from(self, payload: Any, response: httpx.Response) -> Job:
         job = self._provider.parse_job(payload)
-        quota = self._provider.quota_from(response, payload)
-        if quota is not None and not quota.is_empty:
+        if _QUOTA in response.extensions:
+            quota = response.extensions[_QUOTA]
+        else:
+            quota = self._provider.quota_from(response, payload)
+        if quota is not None and quota != job.quota and not quota.is_empty:
             job = job.model_copy(update={"quota": quota})
         if job.is_terminal:
             self._budget.job_finished(job.id)
@@ -769,6 +777,10 @@ class AsyncSoraClient:
         if self._provider.image_transport == "url" and image.url is None:
             image = ImageData(url=await self.upload_image(request.image))
         return image
+
+
+#: Where an answer's quota, once read, is kept on its response.
+_QUOTA = "sora_async.quota"
 
 
 def _ignore_updates(job: Job, error: SoraError | None) -> None:

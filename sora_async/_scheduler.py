@@ -97,7 +97,7 @@ class PollScheduler:
     ) -> None:
         self._poll_status = poll_status
         self._list_jobs = list_jobs
-        self._semaphore = anyio.Semaphore(poll_concurrency)
+        self._semaphore = anyio.Semaphore(poll_concurrency, fast_acquire=True)
         self._min = poll_interval
         self._max = max(max_poll_interval, poll_interval)
         self._on_end = on_end
