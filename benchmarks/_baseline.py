@@ -89,9 +89,21 @@ def _soravideo(api_key: str) -> Wire:
     )
 
 
+def _openai(api_key: str) -> Wire:
+    return Wire(
+        submit_path="/videos",
+        status_path="/videos/{id}",
+        headers={"Authorization": f"Bearer {api_key}"},
+        body=lambda prompt: {"prompt": prompt, "model": "sora-2"},
+        job_id=lambda answer: str(answer["id"]),
+        status=lambda answer: str(answer["status"]),
+        ok=lambda answer: isinstance(answer, dict) and answer.get("object") == "video",
+    )
+
+
 def wire_for(provider: str, api_key: str) -> Wire:
-    """The baseline's view of ``provider`` (``codefast`` or ``soravideo``)."""
-    makers = {"codefast": _codefast, "soravideo": _soravideo}
+    """The baseline's view of ``provider`` (``codefast``, ``soravideo`` or ``openai``)."""
+    makers = {"codefast": _codefast, "soravideo": _soravideo, "openai": _openai}
     return makers[provider](api_key)
 
 

@@ -166,7 +166,7 @@ def start_watchdog(recorder: Recorder, after: float) -> None:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("kind", choices=("sdk", "baseline", "baseline-bounded"))
-    parser.add_argument("--provider", choices=("codefast", "soravideo"), required=True)
+    parser.add_argument("--provider", choices=("codefast", "soravideo", "openai"), required=True)
     parser.add_argument("--url", required=True, help="the simulator's base URL")
     parser.add_argument("--n", type=int, required=True, help="number of prompts")
     parser.add_argument("--time-scale", type=float, required=True)

@@ -27,6 +27,7 @@ RESULT_HEADERS = [
     "429s",
     "p50 delay ms",
     "p95 delay ms",
+    "p95 / poll",
     "makespan s",
     "x server",
     "x min",
@@ -61,6 +62,7 @@ def results_rows(runs: Sequence[RunMetrics]) -> list[list[str]]:
                 f"{run.responses_429:,}",
                 _num(run.delay_p50 * 1000, 0),
                 _num(run.delay_p95 * 1000, 0),
+                _num(run.delay_p95 / run.poll_interval),
                 _num(run.makespan, 1),
                 _num(run.makespan / run.server_makespan),
                 _num(run.makespan / run.server_minimum),
@@ -146,6 +148,8 @@ class Check:
     limits: bool = False  # soravideo at its published limits: no 429, makespan
     scale: bool = False  # N=10,000 tracked at once: RSS, sockets, PoolTimeout, CPU
     baseline_ratio: float = 0.0  # at least this many times fewer requests per video
+    delay_polls: float = 0.0  # p95 detection delay at most this many poll intervals
+    max_requests: int = 0  # at most this many requests in all (0: not checked)
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,29 @@ def _requests_rules(
                 limit,
                 at_most=True,
                 shown=f"{sdk.requests_per_video:.2f}",
+            )
+        )
+    if check.max_requests:
+        results.append(
+            _target(
+                profile,
+                f"<= {check.max_requests} requests in all",
+                sdk.requests,
+                check.max_requests,
+                at_most=True,
+                shown=f"{sdk.requests}",
+            )
+        )
+    if check.delay_polls:
+        polls = sdk.delay_p95 / sdk.poll_interval
+        results.append(
+            _target(
+                profile,
+                f"p95 detection delay <= {check.delay_polls:g} poll intervals",
+                polls,
+                check.delay_polls,
+                at_most=True,
+                shown=f"{polls:.2f} ({sdk.delay_p95 * 1000:.0f} ms)",
             )
         )
     if check.delay_within_poll:

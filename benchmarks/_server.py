@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
-__all__ = ["SimServer", "SocketSampler", "run_client"]
+__all__ = ["FakeServer", "SimServer", "SocketSampler", "run_client"]
 
 HERE = Path(__file__).resolve().parent
 _READY = "ready at "
@@ -114,6 +114,26 @@ class SimServer:
     def jobs(self) -> list[dict[str, Any]]:
         """``GET /_sim/jobs``: every job with real unix submitted/started/finished times."""
         return list(httpx.get(f"{self.origin}/_sim/jobs", timeout=60).json())
+
+
+class FakeServer(SimServer):
+    """``benchmarks/_fake.py``: the independent fake (none of the SDK's code) in a subprocess."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        time_scale: float,
+        workers: int,
+        service: tuple[float, float],
+        history: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(provider=provider, time_scale=time_scale, seed=seed)
+        self.command = [sys.executable, str(HERE / "_fake.py"), "--provider", provider]
+        self.command += ["--time-scale", str(time_scale), "--workers", str(workers)]
+        self.command += ["--service", *map(str, service), "--history", str(history)]
+        self.command += ["--seed", str(seed)]
 
 
 class SocketSampler(threading.Thread):

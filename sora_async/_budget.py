@@ -176,7 +176,7 @@ class _RateWindow:
         self._clock = clock
         self._sleep = sleep
         self._heard = _Signal()
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)  # no event-loop trip when free
         self.unanswered = Unanswered(clock)
 
     def pause_until(self, when: float) -> None:

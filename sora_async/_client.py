@@ -37,6 +37,7 @@ from ._errors import (
     SoraError,
     WaitTimeoutError,
 )
+from ._estimates import Estimates
 from ._images import prepare_image, prepare_video
 from ._limits import Limits, check_limits
 from ._metrics import ClientMetrics, Recorder
@@ -164,6 +165,9 @@ class AsyncSoraClient:
         self._max_poll_interval = max_poll_interval
         self._poll_concurrency = min(poll_concurrency, max_connections)
         self._quota = Quota()
+        self._quota_seen: Quota | None = None
+        # What the service's pace has shown: kept across batches and schedulers.
+        self._estimates = Estimates()
         self._state = _State.UNOPENED
         self._task_group: anyio.abc.TaskGroup | None = None
         self._scheduler = self._new_scheduler()
@@ -464,7 +468,7 @@ class AsyncSoraClient:
         cursor: str | None = None
         while limit is None or len(videos) < limit:
             page_size = None if limit is None else min(100, limit - len(videos))
-            page = await self._list_page(cursor, page_size)
+            page, _ = await self._list_page(cursor, page_size)
             videos.extend(page.videos)
             cursor = page.next_cursor
             if cursor is None:
@@ -722,7 +726,9 @@ class AsyncSoraClient:
     async def _learn(self, answer: Answer, seq: int) -> None:
         """What one answer tells about the quota and the pauses the server asks for."""
         # Quota fields are a bonus: providers leave out a malformed one, never raise.
-        await self._learn_quota(self._provider.quota_from(answer.response, answer.body), seq)
+        quota = self._provider.quota_from(answer.response, answer.body)
+        answer.response.extensions[_QUOTA] = quota  # read once: _job_from needs it too
+        await self._learn_quota(quota, seq)
         error = answer.error
         if isinstance(error, DailyLimitError):
             await self._budget.daily_exhausted(error.reset_at)
@@ -732,7 +738,9 @@ class AsyncSoraClient:
     async def _learn_quota(self, quota: Quota | None, seq: int | None) -> None:
         if quota is not None and quota.is_empty:
             quota = None
-        if quota is not None:
+        # Most answers repeat the last one: nothing to merge.
+        if quota is not None and quota != self._quota_seen:
+            self._quota_seen = quota
             self._quota = self._quota.merged(quota)
         # Told even without quota fields: the budget counts the requests not yet answered.
         await self._budget.observe(quota, seq=seq if seq is not None else -1)
@@ -740,8 +748,11 @@ class AsyncSoraClient:
     def _job_from(self, payload: Any, response: httpx.Response) -> Job:
         job = self._provider.parse_job(payload)
         self._recorder.job_seen(job)
-        quota = self._provider.quota_from(response, payload)
-        if quota is not None and not quota.is_empty:
+        if _QUOTA in response.extensions:
+            quota = response.extensions[_QUOTA]
+        else:
+            quota = self._provider.quota_from(response, payload)
+        if quota is not None and quota != job.quota and not quota.is_empty:
             job = job.model_copy(update={"quota": quota})
         if job.is_terminal:
             self._budget.job_finished(job.id)
@@ -774,6 +785,7 @@ class AsyncSoraClient:
             poll_interval=self._poll_interval,
             max_poll_interval=self._max_poll_interval,
             on_end=self._job_ended,
+            estimates=self._estimates,
         )
 
     def _job_ended(self, job: Job) -> None:
@@ -791,27 +803,31 @@ class AsyncSoraClient:
 
     async def _poll_status_now(self, job_id: str) -> tuple[Job, float | None]:
         payload, response = await self._call(lambda: self._provider.status_request(job_id))
+        self._estimates.costs.status_answer(len(response.content))
         return self._job_from(payload, response), self._provider.poll_hint(response)
 
     async def _list_page(
         self, cursor: str | None, limit: int | None, only: Collection[str] | None = None
-    ) -> VideoPage:
-        payload, _ = await self._call(
+    ) -> tuple[VideoPage, int]:
+        payload, response = await self._call(
             lambda: self._provider.list_request(cursor=cursor, limit=limit)
         )
-        return self._provider.parse_list(payload, only=only)
+        return self._provider.parse_list(payload, only=only), len(response.content)
 
     async def _list_jobs(self, tracked: Collection[str]) -> list[Job]:
         """The tracked jobs the newest pages of the listing show, for a scheduler sweep."""
         jobs: list[Job] = []
         cursor: str | None = None
-        pages = min(10, 1 + len(tracked) // 100)
-        for _ in range(pages):
-            page = await self._list_page(cursor, 100, tracked)
+        pages = sizes = 0
+        for _ in range(min(10, 1 + len(tracked) // 100)):
+            page, size = await self._list_page(cursor, 100, tracked)
+            pages, sizes = pages + 1, sizes + size
             jobs.extend(listed_job(video) for video in page.videos if video.status)
             cursor = page.next_cursor
             if cursor is None:
                 break
+        # What a sweep costs, for the scheduler's choice between a sweep and single polls.
+        self._estimates.costs.list_answer(pages, sizes)
         return jobs
 
     @asynccontextmanager
@@ -855,6 +871,10 @@ def _host(base_url: str) -> str:
         return httpx.URL(base_url).host
     except httpx.InvalidURL:
         return ""
+
+
+#: Where an answer's quota, once read, is kept on its response.
+_QUOTA = "sora_async.quota"
 
 
 def _ignore_updates(job: Job, error: SoraError | None) -> None:

@@ -132,7 +132,7 @@ async def _listing(client: AsyncSoraClient, since: datetime | None) -> list[Vide
     videos: list[Video] = []
     cursor: str | None = None
     for _ in range(MAX_PAGES):
-        page = await client._list_page(cursor, 100)
+        page, _ = await client._list_page(cursor, 100)
         videos.extend(page.videos)
         cursor = page.next_cursor
         oldest = [v.created_at for v in page.videos if v.created_at is not None]

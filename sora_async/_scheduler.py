@@ -1,11 +1,13 @@
 """The poll scheduler: one per client, shared by every waiter.
 
 Tracked jobs sit in a due-time heap. Each job's next look comes from what is known about it
-(queue position and observed throughput, progress rate, observed service times, the
-server's hints), clamped to ``[poll_interval, max_poll_interval]`` with a little jitter.
-Where the provider can list, one list request per tick settles every tracked job it shows;
-single-job polls are kept for what the list cannot settle. A semaphore bounds the status and
-list requests in flight, and two waiters on one job share one stream of polls.
+and about the service (``_estimates.py``: the server's hints, progress, service times and
+turnarounds seen so far, kept on the client across batches), at least ``poll_interval`` and
+at most ``max_poll_interval`` apart. When looks fall due, a list request (where the provider
+can list) or single polls are sent, whichever costs less in requests and bytes: one sweep
+settles every tracked job the list shows, and counts as a look at the others. A semaphore
+bounds the status and list requests in flight, and two waiters on one job share one stream
+of polls.
 """
 
 from __future__ import annotations
@@ -14,16 +16,15 @@ import heapq
 import itertools
 import logging
 import math
-import random
 import statistics
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
 
 import anyio
+import anyio.abc
 
 from ._errors import AuthenticationError, NotFoundError, SoraError
+from ._estimates import WINDOW_GAP, Estimates, Known
 from ._models import Job, JobStatus
 
 __all__ = ["Listener", "PollScheduler"]
@@ -33,10 +34,11 @@ logger = logging.getLogger("sora_async")
 #: Called with each new state of a job, or with the error that ended its tracking.
 Listener = Callable[[Job, SoraError | None], None]
 
-_JITTER = 0.1
 _FAILED_POLLS_FOR_GOOD = 3
-_QUIET_SWEEPS = 3  # sweeps in a row that settled nothing: the list has stopped telling news
 _PROBES_PER_SWEEP = 4
+#: A job a list never shows (codefast lists finished videos only: a failed one never
+#: appears) gets a single poll once it is this many typical turnarounds old.
+_STUCK_TURNAROUNDS = 3
 
 
 def _visible(job: Job) -> tuple[object, ...]:
@@ -59,57 +61,17 @@ def _lacks_detail(job: Job) -> bool:
     return job.status is JobStatus.FAILED and not job.error
 
 
-@dataclass(eq=False)
 class _Entry:
-    job: Job
-    listeners: list[Listener]
-    tracked_at: float
-    due: float = 0.0
-    in_flight: bool = False
-    polls: int = 0
-    failures: int = 0
-    checked_at: float = 0.0  # last single-job poll
-    hint: float | None = None
-    processing_since: float | None = None
-    progress_mark: tuple[float, float] | None = None
-    progress_rate: float | None = None
+    __slots__ = ("checked_at", "due", "failures", "in_flight", "job", "known", "listeners")
 
-
-class _Observations:
-    """What the service has shown so far: service times, turnaround, throughput."""
-
-    def __init__(self) -> None:
-        self.service: deque[float] = deque(maxlen=256)
-        self.turnaround: deque[float] = deque(maxlen=256)
-        self.completions: deque[float] = deque(maxlen=256)
-
-    def finished(self, entry: _Entry, now: float) -> None:
-        self.turnaround.append(now - entry.tracked_at)
-        self.completions.append(now)
-        job = entry.job
-        if job.started_at and job.completed_at and job.completed_at > job.started_at:
-            self.service.append((job.completed_at - job.started_at).total_seconds())
-        elif entry.processing_since is not None:
-            self.service.append(now - entry.processing_since)
-
-    def median_service(self) -> float | None:
-        return statistics.median(self.service) if self.service else None
-
-    def median_turnaround(self) -> float | None:
-        return statistics.median(self.turnaround) if self.turnaround else None
-
-    def early_turnaround(self) -> float | None:
-        """The turnaround only one job in ten beats."""
-        if len(self.turnaround) < 2:
-            return self.turnaround[0] if self.turnaround else None
-        return statistics.quantiles(self.turnaround, n=10)[0]
-
-    def throughput(self) -> float | None:
-        """Jobs finished per second, over the recent completions."""
-        if len(self.completions) < 2:
-            return None
-        span = self.completions[-1] - self.completions[0]
-        return (len(self.completions) - 1) / span if span > 0 else None
+    def __init__(self, job: Job, now: float) -> None:
+        self.job = job
+        self.listeners: list[Listener] = []
+        self.known = Known(tracked_at=now)
+        self.due = math.inf
+        self.in_flight = False
+        self.failures = 0
+        self.checked_at = now  # the last single poll (or when tracking began)
 
 
 class PollScheduler:
@@ -117,6 +79,8 @@ class PollScheduler:
 
     ``poll_status`` fetches one job (and the server's poll hint, in seconds); ``list_jobs``,
     where the provider can list, returns those of the given tracked jobs a listing shows.
+    ``estimates`` is what the client has learned so far (shared by its schedulers);
+    ``clock`` is for tests.
     """
 
     def __init__(
@@ -128,22 +92,23 @@ class PollScheduler:
         poll_interval: float,
         max_poll_interval: float,
         on_end: Callable[[Job], None] = lambda job: None,
+        estimates: Estimates | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._poll_status = poll_status
         self._list_jobs = list_jobs
-        self._semaphore = anyio.Semaphore(poll_concurrency)
+        self._semaphore = anyio.Semaphore(poll_concurrency, fast_acquire=True)
         self._min = poll_interval
         self._max = max(max_poll_interval, poll_interval)
         self._on_end = on_end
+        self._estimates = estimates or Estimates()
+        self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._heap: list[tuple[float, int, _Entry]] = []
         self._order = itertools.count()
         self._wake = anyio.Event()
-        self._observed = _Observations()
-        self._next_sweep = -math.inf
-        self._quiet_sweeps = 0
-        self._random = random.Random()
         self._hint_capped = False
+        self._counts_active = False  # answers say how many of the key's jobs are unfinished
 
     # -- the waiters' side -------------------------------------------------------------------
 
@@ -163,9 +128,9 @@ class PollScheduler:
         """
         entry = self._entries.get(job.id)
         if entry is None:
-            now = time.monotonic()
-            entry = self._entries[job.id] = _Entry(job=job, listeners=[], tracked_at=now)
-            self._learn(entry, job, now)
+            now = self._clock()
+            entry = self._entries[job.id] = _Entry(job, now)
+            entry.known.learn(job, now)
             self._schedule(entry, now)
         # An entry that exists already keeps its own state: the caller's copy may be older.
         entry.listeners.append(listener)
@@ -184,48 +149,82 @@ class PollScheduler:
         """Poll until cancelled (the client runs this in its task group)."""
         async with anyio.create_task_group() as group:
             while True:
-                now = time.monotonic()
-                if self._list_jobs is not None:
-                    if self._entries and now >= self._next_sweep:
-                        await self._sweep(group)
-                    else:
-                        await self._sleep(self._next_sweep - now if self._entries else math.inf)
-                elif due := self._take_due(now):
-                    for entry in due:
-                        await self._semaphore.acquire()
-                        group.start_soon(self._poll_one, entry)
+                now = self._clock()
+                due = self._take_due(now)
+                if not due:
+                    await self._sleep(self._next_due() - now)
+                elif self.sweep_pays(due, now):
+                    await self._sweep(group, due)
                 else:
-                    while self._heap and self._heap[0][2].due != self._heap[0][0]:
-                        heapq.heappop(self._heap)  # stale: rescheduled or dropped since
-                    await self._sleep(self._heap[0][0] - now if self._heap else math.inf)
+                    for entry in self._singles(due, now):
+                        await self._start_poll(group, entry)
 
     async def _sleep(self, timeout: float) -> None:
         with anyio.move_on_after(timeout):
             await self._wake.wait()
         self._wake = anyio.Event()
 
+    def _next_due(self) -> float:
+        while self._heap and not self._current(*self._heap[0]):
+            heapq.heappop(self._heap)  # stale: rescheduled or dropped since
+        return self._heap[0][0] if self._heap else math.inf
+
+    def _current(self, when: float, order: int, entry: _Entry) -> bool:
+        return entry.due == when and not entry.in_flight and entry.job.id in self._entries
+
     def _take_due(self, now: float) -> list[_Entry]:
         due: list[_Entry] = []
         while self._heap and self._heap[0][0] <= now:
-            when, _, entry = heapq.heappop(self._heap)
-            if entry.due == when and not entry.in_flight and entry.job.id in self._entries:
-                entry.in_flight = True
-                due.append(entry)
+            item = heapq.heappop(self._heap)
+            if self._current(*item):
+                item[2].due = math.inf
+                due.append(item[2])
         return due
 
     def _schedule(self, entry: _Entry, now: float) -> None:
-        if self._list_jobs is not None:
-            # Sweeps look at every tracked job; a new one waits for the next, at the earliest
-            # one interval from now (it cannot have finished yet).
-            if len(self._entries) == 1 and entry.polls == 0:
-                self._next_sweep = max(self._next_sweep, now + self._min)
+        delay = self._estimates.next_look(
+            entry.known, now=now, interval=self._min, longest=self._max
+        )
+        when = now + delay
+        if when != entry.due:
+            entry.due = when
+            heapq.heappush(self._heap, (when, next(self._order), entry))
             self._wake.set()
-            return
-        entry.due = now + self._delay(entry, now)
-        heapq.heappush(self._heap, (entry.due, next(self._order), entry))
-        self._wake.set()
+
+    def sweep_pays(self, due: Collection[_Entry], now: float) -> bool:
+        """Whether one list request costs less than single polls of the jobs due.
+
+        A sweep also stands for the other jobs' looks: one due within a window gap counts
+        whole, one due later (within ``max_poll_interval``) half, since a sweep now pushes
+        its look back.
+        """
+        if self._list_jobs is None:
+            return False
+        soon, later = now + self._min * WINDOW_GAP, now + self._max
+        worth = float(len(due))
+        for entry in self._entries.values():
+            if not entry.in_flight and entry.due <= later:
+                worth += 1.0 if entry.due <= soon else 0.5
+        return self._estimates.costs.sweep_cheaper(worth)
+
+    def _singles(self, due: list[_Entry], now: float) -> list[_Entry]:
+        """The due jobs to poll one by one: where answers count the key's unfinished jobs,
+        one poll (of the job expected to end first) is a look at all, so the rest wait for
+        what it says."""
+        if not self._counts_active or len(due) < 2:
+            return due
+        due.sort(key=lambda e: e.known.expected_end() or e.known.tracked_at)
+        for entry in due[1:]:
+            entry.due = now + self._min / 2  # the answer reschedules them first, normally
+            heapq.heappush(self._heap, (entry.due, next(self._order), entry))
+        return due[:1]
 
     # -- single polls and list sweeps ---------------------------------------------------------
+
+    async def _start_poll(self, group: anyio.abc.TaskGroup, entry: _Entry) -> None:
+        entry.in_flight = True
+        await self._semaphore.acquire()
+        group.start_soon(self._poll_one, entry)
 
     async def _poll_one(self, entry: _Entry) -> None:
         try:
@@ -234,67 +233,73 @@ class PollScheduler:
             self._poll_failed(entry, error)
         else:
             entry.failures = 0
-            entry.hint = self._capped(hint)
-            self._update(entry, job)
+            entry.known.hint = self._capped(hint)
+            self._update(entry, job, self._clock())
+            if job.quota is not None and job.quota.concurrent_active is not None:
+                self._counts_active = True
+                self._active_told(job.quota.concurrent_active, entry, self._clock())
         finally:
             self._semaphore.release()
-            entry.checked_at = time.monotonic()
+            entry.checked_at = self._clock()
             self._release(entry)
 
-    async def _sweep(self, group: anyio.abc.TaskGroup) -> None:
-        """One list request settles every tracked job it shows; probes for the rest."""
+    async def _sweep(self, group: anyio.abc.TaskGroup, due: list[_Entry]) -> None:
+        """One list request settles every tracked job it shows, and is a look at the rest."""
         assert self._list_jobs is not None
-        started = time.monotonic()
         async with self._semaphore:
             try:
-                listed = {job.id: job for job in await self._list_jobs(self._entries.keys())}
+                listed: dict[str, Job] | None = {
+                    job.id: job for job in await self._list_jobs(self._entries.keys())
+                }
             except SoraError:
-                listed = {}  # the next sweep tries again; stuck jobs still get probes
-        now = time.monotonic()
-        unlisted: list[_Entry] = []
-        news = False
+                listed = None  # the next sweep tries again; stuck jobs still get probes
+        now = self._clock()
+        probes = self._stuck(due, now)
         for entry in [e for e in self._entries.values() if not e.in_flight]:
-            job = listed.get(entry.job.id)
-            if job is None:
-                unlisted.append(entry)
-            elif _lacks_detail(job):
+            job = listed.get(entry.job.id) if listed is not None else None
+            if job is not None and _lacks_detail(job):
                 # Listed as ended but without its URL or reason: one poll fetches it now.
-                news = True
-                entry.in_flight = True
-                await self._semaphore.acquire()
-                group.start_soon(self._poll_one, entry)
-            else:
-                news = news or job.is_terminal or _visible(job) != _visible(entry.job)
-                self._update(entry, job)
-        self._quiet_sweeps = 0 if news else self._quiet_sweeps + 1
-        await self._probe(unlisted, now, group)
-        self._next_sweep = started + self._sweep_gap()
+                await self._start_poll(group, entry)
+            elif job is not None:
+                self._update(entry, job, now)
+                if entry.job.id in self._entries:
+                    self._schedule(entry, now)
+            elif entry in probes:
+                await self._start_poll(group, entry)
+            elif listed is not None or entry.due == math.inf:
+                self._schedule(entry, now)
 
-    def _sweep_gap(self) -> float:
-        # Every poll_interval while sweeps bring news (or before anything has finished, when
-        # quiet is expected); slower once the list has stopped changing.
-        misses = self._quiet_sweeps - _QUIET_SWEEPS if self._observed.completions else 0
-        return min(self._min * 1.5 ** min(max(misses, 0), 10), self._max)
+    def _active_told(self, active: int, polled: _Entry, now: float) -> None:
+        """An answer said how many of the key's jobs are unfinished (soravideo's
+        ``X-Concurrent-Active``): a look at every job this scheduler follows, for one request.
 
-    async def _probe(self, unlisted: list[_Entry], now: float, group: anyio.abc.TaskGroup) -> None:
-        # A list cannot show everything (codefast lists finished videos only), so the jobs it
-        # leaves out get a single poll once they look stuck: when sweeps stop settling
-        # anything, or far past the usual turnaround. Oldest first, a few a sweep.
-        turnaround = self._observed.median_turnaround()
-        unlisted.sort(key=lambda e: e.tracked_at)
-        probes = 0
-        for entry in unlisted:
-            age = now - max(entry.checked_at, entry.tracked_at)
-            stuck = self._quiet_sweeps >= _QUIET_SWEEPS or (
-                turnaround is not None and age > 3 * turnaround
-            )
-            if probes == _PROBES_PER_SWEEP:
-                return
-            if stuck and age >= self._max:
-                probes += 1
-                entry.in_flight = True
-                await self._semaphore.acquire()
-                group.start_soon(self._poll_one, entry)
+        As many as are tracked: none has finished, so each one's next look can wait. Fewer:
+        that many have, and the ones expected to end first get their look now (no sooner
+        than ``poll_interval`` after their last).
+        """
+        others = [e for e in self._entries.values() if e is not polled and not e.in_flight]
+        ended = len(self._entries) - active
+        if ended <= 0:
+            for entry in others:
+                self._schedule(entry, now)
+            return
+        others.sort(key=lambda e: e.known.expected_end() or e.known.tracked_at)
+        for entry in others[:ended]:
+            entry.due = max(now, entry.checked_at + self._min)
+            heapq.heappush(self._heap, (entry.due, next(self._order), entry))
+        self._wake.set()
+
+    def _stuck(self, due: list[_Entry], now: float) -> list[_Entry]:
+        # A list cannot show everything (codefast lists finished videos only), so a job it
+        # leaves out gets a single poll once it is far past the usual turnaround (or, before
+        # anything has finished, far past the longest gap). Oldest first, a few a sweep.
+        turnarounds = self._estimates.turnaround
+        typical = statistics.median(turnarounds) if turnarounds else self._max
+        stuck = [
+            e for e in due if now - e.checked_at >= max(self._max, _STUCK_TURNAROUNDS * typical)
+        ]
+        stuck.sort(key=lambda e: e.checked_at)
+        return stuck[:_PROBES_PER_SWEEP]
 
     def _capped(self, hint: float | None) -> float | None:
         """A server's poll hint, at most ``max_poll_interval`` (a capped one logged once)."""
@@ -319,33 +324,24 @@ class PollScheduler:
     def _release(self, entry: _Entry) -> None:
         entry.in_flight = False
         if entry.job.id in self._entries and not entry.job.is_terminal:
-            self._schedule(entry, time.monotonic())
+            self._schedule(entry, self._clock())
 
     # -- learning from each answer ------------------------------------------------------------
 
-    def _update(self, entry: _Entry, job: Job) -> None:
-        entry.polls += 1
-        now = time.monotonic()
+    def _update(self, entry: _Entry, job: Job, now: float) -> None:
         newer = entry.job.updated(job)
         changed = _visible(newer) != _visible(entry.job)
-        self._learn(entry, newer, now)
+        known = entry.known
+        known.looks += 1
+        known.learn(newer, now)
+        self._estimates.learned(known)
         entry.job = newer
         if newer.is_terminal:
             if newer.status is JobStatus.COMPLETED:
-                self._observed.finished(entry, now)
+                self._estimates.finished(known, now)
             self._finish(entry, None)
         elif changed:
             self._notify(entry, None)
-
-    def _learn(self, entry: _Entry, job: Job, now: float) -> None:
-        if job.status is JobStatus.PROCESSING and entry.processing_since is None:
-            entry.processing_since = now
-        if job.progress is not None and job.progress > 0:
-            mark = entry.progress_mark
-            if mark is not None and now > mark[0] and job.progress > mark[1]:
-                entry.progress_rate = (job.progress - mark[1]) / (now - mark[0])
-            if mark is None or job.progress > mark[1]:
-                entry.progress_mark = (now, job.progress)
 
     def _finish(self, entry: _Entry, error: SoraError | None) -> None:
         self._entries.pop(entry.job.id, None)
@@ -357,28 +353,3 @@ class PollScheduler:
     def _notify(entry: _Entry, error: SoraError | None) -> None:
         for listener in list(entry.listeners):
             listener(entry.job, error)
-
-    def _delay(self, entry: _Entry, now: float) -> float:
-        """Seconds until ``entry`` is worth another single poll."""
-        eta = entry.hint if entry.hint is not None else self._eta(entry, now)
-        if eta is None:
-            # Nothing known yet: back off until the service shows its pace.
-            eta = self._min * 1.5 ** min(entry.polls, 10)
-        delay = min(max(eta, self._min), self._max)
-        return delay * (1 + self._random.uniform(0, _JITTER))
-
-    def _eta(self, entry: _Entry, now: float) -> float | None:
-        job, service = entry.job, self._observed.median_service()
-        if job.status is JobStatus.PROCESSING:
-            if entry.progress_rate and job.progress is not None:
-                return (100.0 - job.progress) / entry.progress_rate
-            if service is not None and entry.processing_since is not None:
-                return entry.processing_since + service - now
-            return None
-        rate = self._observed.throughput()
-        if job.queue_position and rate:
-            return job.queue_position / rate + (service or 0.0)
-        # First look when the quickest jobs so far were done: a short job is not left
-        # waiting for the typical one, and the progress it shows then sets the next look.
-        early = self._observed.early_turnaround()
-        return entry.tracked_at + early - now if early is not None else None

@@ -1,0 +1,231 @@
+"""What a client has learned about a service's pace, and when a job is worth a look.
+
+Pure decisions on explicit times (no clock, no I/O), so that they are tested on made-up
+times. :class:`Estimates` lives on the client and outlives batches: what one batch taught
+(service times, turnaround, the size of answers) times the next batch's first looks.
+
+>>> from sora_async._models import Job, JobStatus
+>>> estimates = Estimates()
+>>> known = Known(tracked_at=0.0)
+>>> job = Job(id="j", status=JobStatus.PROCESSING, raw_status="processing", progress=50.0)
+>>> known.learn(job, now=30.0)  # half done after 30 s: it ends at 60 s
+>>> estimates.next_look(known, now=30.0, interval=3.0, longest=60.0)
+30.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from ._models import Job, JobStatus
+
+__all__ = ["Costs", "Estimates", "Known"]
+
+#: Before anything has finished, the next look comes after this share of a job's age: the
+#: gaps grow (3, 3.75, 4.7 ... s) instead of sweeping at a fixed pace, and a job is seen
+#: at most a quarter of its own turnaround late.
+GROWTH = 0.25
+#: Where a job may finish any moment (its window has opened and nothing narrows it down),
+#: looks come this many poll intervals apart: the p95 detection delay stays near it.
+WINDOW_GAP = 1.5
+#: The first look at a job whose progress will time the rest, as a quantile of the service
+#: times seen: later saves a look for the short jobs, earlier sees them sooner (a job found
+#: finished at that look waited for it). A third balances the two.
+FIRST_LOOK_QUANTILE = 1 / 3
+#: Below this progress one reading says little about the finish (a percent or two of
+#: rounding is a large share): look again half-way to the estimate instead.
+TRUSTED_PROGRESS = 40.0
+#: One request is worth this many bytes of answer: a list sweep of a long history (codefast
+#: lists every finished video, unpaged) loses to a few single polls.
+BYTES_PER_REQUEST = 64 * 1024
+_SAMPLES = 256
+
+
+def quantile(values: deque[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (linear between the nearest ranks); ``nan`` if none."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass
+class Known:
+    """What has been seen of one job (local monotonic seconds)."""
+
+    tracked_at: float
+    queued_at: float | None = None  # the last time it was seen queued
+    started: float | None = None  # the latest it can have started: first seen processing
+    progress_mark: tuple[float, float] | None = None  # (time, progress) of the first reading
+    progress: tuple[float, float] | None = None  # (time, progress) of the latest reading
+    status: JobStatus = JobStatus.QUEUED
+    queue_position: int | None = None
+    hint: float | None = None  # the server's own "look again in" (seconds), capped
+    looks: int = 0
+    predicted: bool = False  # its progress rate has been counted as a service time
+
+    @property
+    def earliest_start(self) -> float:
+        """The earliest the job can have started: the last time it was seen queued."""
+        return self.queued_at if self.queued_at is not None else self.tracked_at
+
+    def learn(self, job: Job, now: float) -> None:
+        """Take in one answer about the job, seen at ``now``."""
+        self.status = job.status
+        self.queue_position = job.queue_position
+        if job.status is JobStatus.QUEUED:
+            self.queued_at = now
+        elif job.status is JobStatus.PROCESSING and self.started is None:
+            self.started = now
+        if job.progress is not None and job.progress > 0:
+            if self.progress_mark is None:
+                self.progress_mark = (now, job.progress)
+            if self.progress is None or job.progress > self.progress[1]:
+                self.progress = (now, job.progress)
+
+    def expected_end(self) -> float | None:
+        """When progress says the job ends (at the latest), or ``None`` if it cannot say.
+
+        Two readings give the rate itself (with a percent of slack for rounding). One
+        reading at ``t`` of ``p`` percent, with the job started at the earliest at its last
+        queued sighting ``s``, ends by ``s + (t - s) * 100 / p``. Progress is taken as
+        linear in time.
+        """
+        if self.progress is None:
+            return None
+        seen, percent = self.progress
+        if percent >= 100:
+            return seen
+        if (rate := self.progress_rate()) is not None:
+            return seen + (100 - percent + 1) / rate
+        start = self.earliest_start
+        return start + (seen - start) * 100 / percent
+
+    def progress_rate(self) -> float | None:
+        """Percent per second between the first and the latest reading, if they differ."""
+        if self.progress is None or self.progress_mark is None:
+            return None
+        (first, low), (seen, high) = self.progress_mark, self.progress
+        return (high - low) / (seen - first) if seen > first and high > low else None
+
+    def started_at(self) -> float:
+        """The best guess of the start: from the progress rate, else the earliest possible."""
+        rate = self.progress_rate()
+        if rate is not None and self.progress is not None:
+            return max(self.progress[0] - self.progress[1] / rate, self.tracked_at)
+        return self.earliest_start
+
+
+class Costs:
+    """How big answers are, to choose between a list sweep and single polls."""
+
+    def __init__(self) -> None:
+        self.status_bytes = 512.0
+        self.sweep_requests = 1.0
+        self.sweep_bytes: float | None = None  # unknown until the first sweep
+
+    def status_answer(self, size: int) -> None:
+        self.status_bytes = 0.8 * self.status_bytes + 0.2 * size
+
+    def list_answer(self, pages: int, size: int) -> None:
+        self.sweep_requests = float(max(pages, 1))
+        self.sweep_bytes = float(size)
+
+    def sweep_cheaper(self, singles: float) -> bool:
+        """Whether one sweep costs less than ``singles`` single polls (requests and bytes)."""
+        if self.sweep_bytes is None:
+            return singles > 1  # one page of a short list, until the first sweep says more
+        sweep = self.sweep_requests + self.sweep_bytes / BYTES_PER_REQUEST
+        single = 1 + self.status_bytes / BYTES_PER_REQUEST
+        return sweep < singles * single
+
+
+class Estimates:
+    """The service's pace as seen so far: service times, turnarounds, answer sizes.
+
+    >>> estimates = Estimates()
+    >>> estimates.finished(Known(tracked_at=0.0, started=5.0), now=65.0)
+    >>> estimates.service_quantile(0.5), estimates.turnaround_low()
+    (65.0, 65.0)
+    """
+
+    def __init__(self) -> None:
+        self.service: deque[float] = deque(maxlen=_SAMPLES)
+        self.turnaround: deque[float] = deque(maxlen=_SAMPLES)
+        self.progress_seen = False  # whether this service reports progress at all
+        self.predicted: deque[float] = deque(maxlen=_SAMPLES)  # service times progress foretold
+        self.costs = Costs()
+
+    @property
+    def any_finished(self) -> bool:
+        return bool(self.turnaround)
+
+    def learned(self, known: Known) -> None:
+        """One answer about ``known``'s job has been taken in."""
+        self.progress_seen = self.progress_seen or known.progress is not None
+        rate = known.progress_rate()
+        if rate is not None and not known.predicted:
+            # Before anything has finished, a running job's rate already tells how long
+            # jobs take: a queued job's first look waits for it.
+            known.predicted = True
+            self.predicted.append(100 / rate)
+
+    def finished(self, known: Known, now: float) -> None:
+        """One job was seen completed at ``now``."""
+        self.turnaround.append(now - known.tracked_at)
+        if known.started is not None:
+            end = min(now, known.expected_end() or now)
+            self.service.append(max(end - known.started_at(), 0.0))
+
+    def service_quantile(self, q: float) -> float:
+        return quantile(self.service, q)
+
+    def turnaround_low(self) -> float:
+        """The shortest turnaround seen (``nan`` before the first)."""
+        return min(self.turnaround, default=math.nan)
+
+    def next_look(self, known: Known, *, now: float, interval: float, longest: float) -> float:
+        """Seconds from ``now`` until ``known``'s job is worth a look.
+
+        In order: the server's hint; the end that progress predicts; the service times seen
+        since its start (or the turnarounds seen, when its start is unknown): no look
+        before the shortest has passed, or, where progress will time the rest, before a
+        third of them have; and, before anything has finished, a gap growing with the job's
+        age. Where nothing narrows it down, every ``WINDOW_GAP`` intervals. Kept within
+        ``[interval, longest]``.
+        """
+        when = self._plan(known, now, interval)
+        return min(max(when - now, interval), longest)
+
+    def _plan(self, known: Known, now: float, interval: float) -> float:
+        if known.hint is not None:
+            return now + known.hint
+        end = known.expected_end()
+        if end is not None:
+            if end <= now:
+                return now + interval  # overdue: it ends any moment
+            one = known.progress_rate() is None and known.progress is not None
+            if one and known.progress is not None and known.progress[1] < TRUSTED_PROGRESS:
+                return now + (end - now) / 2  # a second reading will time it
+            return end
+        services = self.service or self.predicted
+        if services and (known.started is not None or known.queued_at is not None):
+            # Seen queued at some time: it cannot end before a whole service time after.
+            base, samples = known.earliest_start, services
+        else:
+            base, samples = known.tracked_at, self.turnaround
+        if samples:
+            # With progress, one look late enough to read a telling figure times the rest;
+            # without, the window opens when the quickest job so far was done.
+            timed = self.progress_seen and known.progress is None
+            opens = base + quantile(samples, FIRST_LOOK_QUANTILE if timed else 0.0)
+            if opens > now:
+                return opens
+        elif not self.any_finished:
+            return now + GROWTH * (now - known.tracked_at)
+        return now + interval * WINDOW_GAP

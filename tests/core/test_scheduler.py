@@ -1,0 +1,293 @@
+"""The poll scheduler's decisions, on a clock the test moves (issue 11.1).
+
+Nothing here waits for real time: the estimates are pure functions of made-up times, and
+the scheduler's choices are read from its state after each step on a ManualClock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import anyio
+import pytest
+
+from sora_async import Job, JobStatus, Quota, SoraError
+from sora_async._estimates import BYTES_PER_REQUEST, GROWTH, WINDOW_GAP, Estimates, Known
+from sora_async._scheduler import PollScheduler
+from sora_async.testing import ManualClock
+
+INTERVAL, LONGEST = 3.0, 30.0
+
+
+def job(job_id: str, status: JobStatus = JobStatus.QUEUED, **fields: object) -> Job:
+    return Job(id=job_id, status=status, raw_status=status.value, **fields)
+
+
+def look(estimates: Estimates, known: Known, now: float, longest: float = LONGEST) -> float:
+    return estimates.next_look(known, now=now, interval=INTERVAL, longest=longest)
+
+
+def seen(known: Known, now: float, status: JobStatus, progress: float | None = None) -> Known:
+    known.learn(job("j", status, progress=progress), now)
+    return known
+
+
+def finished_one(estimates: Estimates, *, tracked: float, started: float, ended: float) -> None:
+    known = seen(Known(tracked_at=tracked), started, JobStatus.PROCESSING)
+    known.queued_at = started  # seen queued just before it started
+    estimates.finished(known, ended)
+
+
+# -- when a job is worth a look ---------------------------------------------------------------
+
+
+def test_before_anything_finished_the_gap_grows_with_the_jobs_age() -> None:
+    estimates, known = Estimates(), Known(tracked_at=0.0)
+    gaps = [look(estimates, known, now) for now in (3.0, 12.0, 40.0, 80.0, 400.0)]
+    # Never under poll_interval, a quarter of the age after that, never over the longest.
+    assert gaps == [INTERVAL, INTERVAL, GROWTH * 40.0, GROWTH * 80.0, LONGEST]
+
+
+def test_a_job_is_not_looked_at_before_the_quickest_service_seen_has_passed() -> None:
+    estimates = Estimates()
+    finished_one(estimates, tracked=0.0, started=0.0, ended=60.0)
+    known = Known(tracked_at=100.0)
+    known.learn(job("j"), 100.0)  # queued at submit
+    assert look(estimates, known, 101.0, longest=100.0) == pytest.approx(59.0)
+    # Once that time has passed, it may end any moment: every WINDOW_GAP intervals.
+    assert look(estimates, known, 170.0, longest=100.0) == INTERVAL * WINDOW_GAP
+
+
+def test_one_progress_reading_times_the_end() -> None:
+    estimates, known = Estimates(), Known(tracked_at=0.0)
+    seen(known, 30.0, JobStatus.PROCESSING, progress=50.0)  # half done after 30 s
+    assert look(estimates, known, 30.0, longest=100.0) == pytest.approx(30.0)
+
+
+def test_two_progress_readings_give_the_rate() -> None:
+    estimates, known = Estimates(), Known(tracked_at=0.0)
+    seen(known, 20.0, JobStatus.PROCESSING, progress=10.0)
+    seen(known, 40.0, JobStatus.PROCESSING, progress=30.0)  # 1 % a second: 70 s to go
+    assert look(estimates, known, 40.0, longest=100.0) == pytest.approx(71.0)  # +1 % slack
+
+
+def test_a_low_reading_is_followed_by_a_second_half_way() -> None:
+    estimates, known = Estimates(), Known(tracked_at=0.0)
+    seen(known, 10.0, JobStatus.PROCESSING, progress=10.0)  # ends by 100 s at the latest
+    assert look(estimates, known, 10.0, longest=100.0) == pytest.approx(45.0)
+
+
+def test_an_overdue_job_is_looked_at_every_interval() -> None:
+    estimates, known = Estimates(), Known(tracked_at=0.0)
+    seen(known, 30.0, JobStatus.PROCESSING, progress=50.0)
+    assert look(estimates, known, 70.0) == INTERVAL
+
+
+def test_the_servers_hint_comes_first_within_the_bounds() -> None:
+    estimates, known = Estimates(), Known(tracked_at=0.0)
+    known.hint = 12.0
+    assert look(estimates, known, 5.0) == 12.0
+    known.hint = 0.1
+    assert look(estimates, known, 5.0) == INTERVAL  # poll_interval is the shortest gap
+
+
+def test_where_progress_times_the_rest_the_first_look_waits_for_a_third_of_the_jobs() -> None:
+    estimates = Estimates()
+    estimates.progress_seen = True
+    for service in (40.0, 70.0, 100.0, 130.0):
+        finished_one(estimates, tracked=0.0, started=0.0, ended=service)
+    known = Known(tracked_at=1000.0)
+    known.learn(job("j"), 1000.0)
+    assert look(estimates, known, 1000.0, longest=200.0) == pytest.approx(70.0)
+
+
+def test_progress_foretells_service_times_before_anything_has_finished() -> None:
+    estimates, running = Estimates(), Known(tracked_at=0.0)
+    for now, percent in ((10.0, 10.0), (20.0, 20.0)):  # 100 s a job
+        seen(running, now, JobStatus.PROCESSING, progress=percent)
+        estimates.learned(running)
+    assert list(estimates.predicted) == [pytest.approx(100.0)]
+    queued = Known(tracked_at=20.0)
+    queued.learn(job("q"), 20.0)
+    # Not a growing gap from 20 s: a queued job cannot end within a service time.
+    assert look(estimates, queued, 21.0, longest=200.0) == pytest.approx(99.0)
+
+
+def test_a_completed_job_teaches_its_service_time_and_turnaround() -> None:
+    estimates, known = Estimates(), Known(tracked_at=0.0)
+    seen(known, 0.0, JobStatus.QUEUED)
+    seen(known, 10.0, JobStatus.PROCESSING, progress=20.0)
+    seen(known, 30.0, JobStatus.PROCESSING, progress=60.0)  # 2 %/s: started at 0 s
+    estimates.finished(known, 52.0)
+    assert list(estimates.turnaround) == [52.0]
+    assert list(estimates.service) == [pytest.approx(50.5)]  # ended at 50.5 s by its rate
+
+
+# -- a list sweep or single polls ---------------------------------------------------------------
+
+
+def test_a_sweep_pays_for_two_jobs_until_the_list_turns_out_long() -> None:
+    estimates = Estimates()
+    assert not estimates.costs.sweep_cheaper(1)
+    assert estimates.costs.sweep_cheaper(2)
+    # codefast lists every finished video unpaged: 10,000 of them weigh ~1.5 MB.
+    estimates.costs.list_answer(1, 1_500_000)
+    estimates.costs.status_answer(500)
+    assert not estimates.costs.sweep_cheaper(8)
+    assert estimates.costs.sweep_cheaper(1 + 1_500_000 / BYTES_PER_REQUEST + 1)
+
+
+class Recorder:
+    """Stands in for the client: answers from a table, and keeps what was asked."""
+
+    def __init__(self, states: dict[str, Job] | None = None) -> None:
+        self.states = states or {}
+        self.polled: list[str] = []
+        self.listed = 0
+
+    async def poll_status(self, job_id: str) -> tuple[Job, float | None]:
+        self.polled.append(job_id)
+        return self.states[job_id], None
+
+    async def list_jobs(self, tracked: Collection[str]) -> list[Job]:
+        self.listed += 1
+        return [j for j in self.states.values() if j.is_terminal and j.id in tracked]
+
+
+def scheduler(
+    recorder: Recorder,
+    clock: ManualClock,
+    *,
+    lists: bool = True,
+    estimates: Estimates | None = None,
+) -> PollScheduler:
+    return PollScheduler(
+        poll_status=recorder.poll_status,
+        list_jobs=recorder.list_jobs if lists else None,
+        poll_concurrency=4,
+        poll_interval=INTERVAL,
+        max_poll_interval=LONGEST,
+        estimates=estimates,
+        clock=clock,
+    )
+
+
+def ignore(job: Job, error: SoraError | None) -> None:
+    return None
+
+
+def test_a_new_job_is_first_looked_at_one_interval_later() -> None:
+    clock = ManualClock()
+    poller = scheduler(Recorder(), clock)
+    clock.advance(5.0)
+    poller.track(job("a"), ignore)
+    assert poller._entries["a"].due == 5.0 + INTERVAL
+
+
+def test_the_choice_counts_the_looks_a_sweep_stands_for() -> None:
+    clock = ManualClock()
+    estimates = Estimates()
+    poller = scheduler(Recorder(), clock, estimates=estimates)
+    for name in "abcdefgh":
+        poller.track(job(name), ignore)
+    clock.advance(INTERVAL)
+    due = poller._take_due(clock())
+    assert len(due) == 8 and poller.sweep_pays(due, clock())
+    # The same eight behind a 1.5 MB list: eight single polls cost less.
+    estimates.costs.list_answer(1, 1_500_000)
+    assert not poller.sweep_pays(due, clock())
+    # Without a list endpoint there is nothing to choose.
+    assert not scheduler(Recorder(), clock, lists=False).sweep_pays(due, clock())
+
+
+@pytest.mark.anyio
+async def test_one_sweep_settles_what_it_lists_and_is_a_look_at_the_rest() -> None:
+    clock = ManualClock()
+    done = job("a", JobStatus.COMPLETED, video_url="https://cdn/a.mp4")
+    recorder = Recorder({"a": done, "b": job("b", JobStatus.PROCESSING)})
+    poller = scheduler(recorder, clock)
+    heard: list[Job] = []
+    poller.track(job("a"), lambda state, error: heard.append(state))
+    poller.track(job("b"), ignore)
+    clock.advance(INTERVAL)
+    due = poller._take_due(clock())
+    async with anyio.create_task_group() as group:
+        await poller._sweep(group, due)
+    assert recorder.listed == 1 and recorder.polled == []
+    assert [j.status for j in heard] == [JobStatus.COMPLETED] and poller.tracked == 1
+    # "b" was not listed: the sweep counted as its look, the next one is planned from now.
+    assert poller._entries["b"].due > clock()
+    assert poller._heap and poller._next_due() == poller._entries["b"].due
+
+
+@pytest.mark.anyio
+async def test_a_listed_end_without_its_url_is_fetched_by_one_poll() -> None:
+    clock = ManualClock()
+    bare = job("a", JobStatus.COMPLETED)  # a list entry with no URL
+    recorder = Recorder({"a": bare})
+    poller = scheduler(recorder, clock)
+    poller.track(job("a"), ignore)
+    clock.advance(INTERVAL)
+    recorder.states["a"] = bare
+    async with anyio.create_task_group() as group:
+        await poller._sweep(group, poller._take_due(clock()))
+    assert recorder.polled == ["a"]
+
+
+def counted(job_id: str, active: int) -> Job:
+    return job(job_id, JobStatus.PROCESSING, quota=Quota(concurrent_active=active))
+
+
+def three_running(clock: ManualClock) -> tuple[PollScheduler, Recorder]:
+    recorder = Recorder()
+    poller = scheduler(recorder, clock, lists=False)
+    for name, percent in (("a", 80.0), ("b", 50.0), ("c", 20.0)):
+        poller.track(job(name), ignore)
+        poller._entries[name].known.learn(job(name, JobStatus.PROCESSING, progress=percent), 0.0)
+    return poller, recorder
+
+
+@pytest.mark.anyio
+async def test_an_unchanged_active_count_is_a_look_at_every_job() -> None:
+    clock = ManualClock()
+    poller, recorder = three_running(clock)
+    clock.advance(10.0)
+    recorder.states["a"] = counted("a", active=3)
+    before = {name: e.due for name, e in poller._entries.items()}
+    await poller._poll_one(poller._entries["a"])
+    # Nothing ended: b and c need no look before one interval from now at the soonest.
+    for name in "bc":
+        assert poller._entries[name].due >= clock() + INTERVAL
+    assert poller._entries["c"].due >= before["c"]
+
+
+@pytest.mark.anyio
+async def test_a_lower_active_count_sends_a_look_at_the_job_expected_to_end_first() -> None:
+    clock = ManualClock()
+    poller, recorder = three_running(clock)
+    clock.advance(10.0)
+    recorder.states["c"] = counted("c", active=2)  # one of a, b, c has ended
+    planned = poller._entries["b"].due
+    await poller._poll_one(poller._entries["c"])
+    # "a" was 80 % done: it is the one looked at now; "b" keeps its planned look.
+    assert poller._entries["a"].due == clock()
+    assert poller._entries["b"].due == planned
+
+
+def test_where_answers_count_the_active_jobs_one_of_several_due_is_polled() -> None:
+    clock = ManualClock()
+    poller, _ = three_running(clock)
+    due = list(poller._entries.values())
+    assert poller._singles(due, clock()) == due  # nothing says counts are told yet
+    poller._counts_active = True
+    chosen = poller._singles(list(due), clock())
+    assert [e.job.id for e in chosen] == ["a"]  # the one expected to end first
+    assert all(poller._entries[name].due == INTERVAL / 2 for name in "bc")
+
+
+def test_estimates_outlive_a_scheduler_on_the_client() -> None:
+    from sora_async import AsyncSoraClient
+
+    client = AsyncSoraClient(api_key="sk-test")
+    first, second = client._new_scheduler(), client._new_scheduler()
+    assert first._estimates is second._estimates is client._estimates
