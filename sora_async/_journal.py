@@ -531,12 +531,19 @@ def journal_location(text: str | Path) -> str | Path:
 
 
 def shown_location(location: str | Path) -> str:
-    """A journal's location fit for a message: a URL loses its password."""
+    """A journal's location fit for a message: a URL loses its password.
+
+    >>> shown_location("postgresql://me:secret@db/runs?password=secret&sslmode=require")
+    'postgresql://me@db/runs?sslmode=require'
+    """
     if isinstance(location, Path) or not location.startswith(_URL_SCHEMES):
         return str(location)
     scheme, _, rest = location.partition("://")
     userinfo, at, host = rest.rpartition("@")
-    return f"{scheme}://{userinfo.partition(':')[0]}{at}{host}" if at else location
+    shown = f"{scheme}://{userinfo.partition(':')[0]}{at}{host}" if at else location
+    base, _, query = shown.partition("?")
+    kept = [part for part in query.split("&") if part and not part.startswith("password=")]
+    return f"{base}?{'&'.join(kept)}" if kept else base
 
 
 def open_journal(location: str | Path, *, target: str | None = None) -> JournalStore:

@@ -4,83 +4,23 @@ a worker SIGKILLed is taken over; the journal's server killed stops them cleanly
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from pg_support import Postgres, postgres_server
+from pg_support import PROMPTS, Postgres, finish, postgres_server, prompt_file, workers
 from state_support import RedisServer, counters, sim_jobs, simulator_process
 
-PROMPTS = 60
-#: Seconds a worker's claims outlive it (SORA_JOURNAL_LEASE): short, for the takeover.
-LEASE = 1.5
 SEED = int(os.environ.get("SORA_TEST_SEED", "20261202"))
-
-
-@dataclass
-class Worker:
-    name: str
-    out: Path
-    process: subprocess.Popen[str]
-    started: float
-
-    def lines(self) -> list[dict[str, Any]]:
-        text = self.out.read_text() if self.out.exists() else ""
-        return [json.loads(line) for line in text.splitlines()]
-
-
-def prompt_file(folder: Path) -> Path:
-    path = folder / "prompts.txt"
-    path.write_text("".join(f"shared prompt {i}\n" for i in range(PROMPTS)))
-    return path
-
-
-@contextmanager
-def workers(
-    count: int, *, sim_url: str, journal: str, redis: RedisServer, folder: Path
-) -> Iterator[list[Worker]]:
-    prompts = prompt_file(folder)
-    started = []
-    with ExitStack() as stack:
-        for n in range(count):
-            out = folder / f"worker{n}.jsonl"
-            command = [sys.executable, "-m", "sora_async.cli", "batch", str(prompts)]
-            command += ["--provider", "openai", "--base-url", sim_url, "--api-key", "sk-one"]
-            command += ["--poll-interval", "0.05", "--max-poll-interval", "0.2"]
-            command += ["--journal", journal, "--shared-state", redis.url, "--out", str(out)]
-            process = subprocess.Popen(
-                command,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-                env={**os.environ, "SORA_JOURNAL_LEASE": str(LEASE)},
-            )
-            stack.callback(_stop, process)
-            started.append(Worker(f"worker{n}", out, process, time.monotonic()))
-        yield started
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.kill()
-    process.wait(10)
-
-
-def finish(worker: Worker, limit: float = 120) -> tuple[int, str, float]:
-    _, stderr = worker.process.communicate(timeout=limit)
-    return worker.process.returncode, stderr, time.monotonic() - worker.started
 
 
 def wait_for(condition: Any, limit: float = 60) -> None:
@@ -104,7 +44,9 @@ def test_three_workers_share_one_prompt_file(
     redis: RedisServer, pg_url: str, tmp_path: Path
 ) -> None:
     with simulator_process("openai") as sim_url:
-        with workers(3, sim_url=sim_url, journal=pg_url, redis=redis, folder=tmp_path) as run:
+        with workers(
+            3, sim_url=sim_url, journal=pg_url, shared_state=redis.url, folder=tmp_path
+        ) as run:
             results = [finish(worker) for worker in run]
         seen = counters(sim_url)
         prompts = submitted_prompts(sim_url)
@@ -141,7 +83,9 @@ def in_flight(journal: str, pid: int) -> list[str]:
 def test_a_worker_killed_is_taken_over(redis: RedisServer, pg_url: str, tmp_path: Path) -> None:
     at = random.Random(SEED).randint(5, PROMPTS - 15)  # the submit count to kill at
     with simulator_process("openai") as sim_url:
-        with workers(3, sim_url=sim_url, journal=pg_url, redis=redis, folder=tmp_path) as run:
+        with workers(
+            3, sim_url=sim_url, journal=pg_url, shared_state=redis.url, folder=tmp_path
+        ) as run:
             wait_for(lambda: counters(sim_url)["submits"] >= at)
             # Submits slow from now on (0.3 s on the wire): kill the worker with one out,
             # whose answer it never reads (the server makes the video all the same).
@@ -179,7 +123,9 @@ def _in_doubt(line: dict[str, Any]) -> bool:
 def test_the_journal_server_killed_mid_run(redis: RedisServer, tmp_path: Path) -> None:
     with postgres_server() as postgres, simulator_process("openai") as sim_url:
         journal = postgres.database()
-        with workers(3, sim_url=sim_url, journal=journal, redis=redis, folder=tmp_path) as run:
+        with workers(
+            3, sim_url=sim_url, journal=journal, shared_state=redis.url, folder=tmp_path
+        ) as run:
             wait_for(lambda: counters(sim_url)["submits"] >= 10)
             postgres.kill()
             results = [finish(worker) for worker in run]
