@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import anyio
+import httpx
 import psycopg
 import pytest
 
-from sora_async import BatchItem, GenerationRequest, Job, JobStatus
+from sora_async import AsyncSoraClient, BatchItem, BatchResult, GenerationRequest, Job, JobStatus
 from sora_async._journal import CRASHED, JournalError, open_journal
+from sora_async.simulator import Simulator
 from sora_async.state._postgres import PostgresJournal, lease_from_env
 
 TARGET = "openai http://127.0.0.1:9"
@@ -191,3 +193,33 @@ def test_the_lease_from_the_environment() -> None:
     assert lease_from_env({}) == 30.0
     with pytest.raises(JournalError, match="SORA_JOURNAL_LEASE"):
         lease_from_env({"SORA_JOURNAL_LEASE": "-1"})
+
+
+@pytest.mark.anyio
+async def test_two_clients_share_one_batch_on_both_backends(pg_url: str) -> None:
+    """The batch runner cannot tell the journals apart: two clients in one process (asyncio
+    or trio: psycopg is called synchronously) split the prompts, each sees every item."""
+    simulator = Simulator(provider="openai", time_scale=0.002, api_key="sk-one")
+    prompts = [f"prompt {i}" for i in range(20)]
+
+    async def worker(results: list[BatchResult]) -> None:
+        client = AsyncSoraClient(
+            api_key="sk-one",
+            provider="openai",
+            base_url=simulator.base_url,
+            http_client=httpx.AsyncClient(transport=simulator.transport()),
+            allow_insecure_http=True,
+        )
+        with PostgresJournal(pg_url, target=TARGET, lease=LEASE) as journal:
+            async with client:
+                results.append(await client.generate_batch(prompts, journal=journal))
+
+    results: list[BatchResult] = []
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as group:
+            group.start_soon(worker, results)
+            group.start_soon(worker, results)
+    assert simulator.counters.submits == len(prompts)
+    first, second = ([item.job_id for item in result.items] for result in results)
+    assert first == second and len(set(first)) == len(prompts)
+    assert all(item.status == "completed" for result in results for item in result.items)
