@@ -67,6 +67,7 @@ def run(
         "twice": sum(n > 1 for n in jobs.values()),
         "in doubt": doubt,
         "requests": seen["total"],
+        "by route": " ".join(f"{k}:{v}" for k, v in sorted(seen["requests"].items())),
         "429s": seen["rate_limited"],
         "makespan s": f"{makespan:.1f}",
     }
