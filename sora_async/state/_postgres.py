@@ -120,7 +120,7 @@ def psycopg_module() -> Any:
     """``psycopg``, or a one-line error naming the extra to install."""
     try:
         import psycopg
-    except ImportError:  # pragma: no cover - the extra is installed in the test env
+    except ImportError:
         raise InvalidRequestError(
             "a PostgreSQL journal needs the postgres extra: pip install 'sora-async[postgres]'",
             field="journal",

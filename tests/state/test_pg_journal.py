@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -11,6 +12,7 @@ import psycopg
 import pytest
 
 from sora_async import AsyncSoraClient, BatchItem, BatchResult, GenerationRequest, Job, JobStatus
+from sora_async._errors import InvalidRequestError
 from sora_async._journal import CRASHED, JournalError, open_journal
 from sora_async.simulator import Simulator
 from sora_async.state._postgres import PostgresJournal, lease_from_env
@@ -223,3 +225,11 @@ async def test_two_clients_share_one_batch_on_both_backends(pg_url: str) -> None
     first, second = ([item.job_id for item in result.items] for result in results)
     assert first == second and len(set(first)) == len(prompts)
     assert all(item.status == "completed" for result in results for item in result.items)
+
+
+def test_without_the_extra_one_line_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+    with pytest.raises(InvalidRequestError) as caught:
+        open_journal("postgresql://db/runs")
+    assert "pip install 'sora-async[postgres]'" in str(caught.value)
+    assert "\n" not in str(caught.value)
