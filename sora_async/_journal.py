@@ -36,6 +36,7 @@ __all__ = [
     "Doubt",
     "Journal",
     "JournalError",
+    "JournalRows",
     "JournalStore",
     "Outcome",
     "Remembered",
@@ -110,7 +111,89 @@ class Remembered:
     reason: str | None
 
 
-class Journal:
+class JournalRows:
+    """What every journal does alike over its own rows: a journal implements ``_row``,
+    ``_write`` and ``close``, and keeps ``_open`` (index -> request hash, last status)."""
+
+    _open: dict[int, tuple[str, str | None]]
+
+    def _row(self, index: int, digest: str) -> Any:
+        raise NotImplementedError
+
+    def _write(self, index: int, digest: str, **fields: Any) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def submitted(self, index: int, job: Job) -> None:
+        digest = self._digest(index)
+        self._open[index] = (digest, job.status.value)
+        after = job.quota.daily_remaining if job.quota else None
+        self._write(
+            index,
+            digest,
+            state="submitted",
+            job_id=job.id,
+            job=job.model_dump_json(),
+            remaining_after=after,
+        )
+
+    def unknown(self, index: int, reason: str) -> None:
+        self._write(index, self._digest(index), state="unknown", error=reason)
+
+    def updated(self, index: int, job: Job) -> None:
+        digest, last = self._open.get(index, (None, None))
+        # Only a new status is worth a durable write: queue positions change all the time.
+        if digest is None or last == job.status.value:
+            return
+        self._open[index] = (digest, job.status.value)
+        self._write(index, digest, job=job.model_dump_json())
+
+    def adopt(self, doubt: Doubt, job: Job) -> None:
+        """A submit in doubt found on the server's own list: its job, from now on."""
+        fields = {"job_id": job.id, "job": job.model_dump_json(), "error": None}
+        self._write(doubt.index, doubt.digest, state="submitted", **fields)
+
+    def still_in_doubt(self, doubt: Doubt, reason: str) -> None:
+        """What the server's records could not settle, in words (shown with the prompt)."""
+        self._write(doubt.index, doubt.digest, state="unknown", error=reason)
+
+    def downloaded(self, index: int, request: GenerationRequest, path: Path) -> None:
+        """Record where a prompt's video was saved (and its size, to trust it next time)."""
+        size = path.stat().st_size
+        self._write(index, request_hash(request), path=str(path), size=size)
+
+    def download_path(self, index: int, request: GenerationRequest) -> Path | None:
+        """The recorded download of this prompt, if the file is still there, whole."""
+        row = self._row(index, request_hash(request))
+        if row is None or row["path"] is None:
+            return None
+        path = Path(row["path"])
+        try:
+            return path if path.stat().st_size == row["size"] else None
+        except OSError:
+            return None
+
+    def _digest(self, index: int) -> str:
+        try:
+            return self._open[index][0]
+        except KeyError:
+            raise RuntimeError(f"the journal was not told about prompt {index} first") from None
+
+
+class Journal(JournalRows):
     """The SQLite journal of one batch's prompts (a file, or ``":memory:"``).
 
     ``target`` names the service the job ids belong to (provider and base URL, never the
@@ -192,17 +275,6 @@ class Journal:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # -- BatchJournal -----------------------------------------------------------------------------
 
     def recall(self, index: int, request: GenerationRequest) -> Recall | None:
@@ -238,30 +310,6 @@ class Journal:
             "remaining_before = excluded.remaining_before",
             (index, digest, request.prompt, self.run, now, now, remaining),
         )
-
-    def submitted(self, index: int, job: Job) -> None:
-        digest = self._digest(index)
-        self._open[index] = (digest, job.status.value)
-        after = job.quota.daily_remaining if job.quota else None
-        self._write(
-            index,
-            digest,
-            state="submitted",
-            job_id=job.id,
-            job=job.model_dump_json(),
-            remaining_after=after,
-        )
-
-    def unknown(self, index: int, reason: str) -> None:
-        self._write(index, self._digest(index), state="unknown", error=reason)
-
-    def updated(self, index: int, job: Job) -> None:
-        digest, last = self._open.get(index, (None, None))
-        # Only a new status is worth a durable write: queue positions change all the time.
-        if digest is None or last == job.status.value:
-            return
-        self._open[index] = (digest, job.status.value)
-        self._write(index, digest, job=job.model_dump_json())
 
     def ended(self, item: BatchItem) -> None:
         self._open.pop(item.index, None)
@@ -320,45 +368,13 @@ class Journal:
         )
         return [(_parse_time(row[0]), row[1], row[2]) for row in rows]
 
-    def adopt(self, doubt: Doubt, job: Job) -> None:
-        """A submit in doubt found on the server's own list: its job, from now on."""
-        self._db.execute(
-            "UPDATE prompts SET state = 'submitted', job_id = ?, job = ?, error = NULL, "
-            "updated_at = ? WHERE idx = ? AND request_hash = ?",
-            (job.id, job.model_dump_json(), _now(), doubt.index, doubt.digest),
-        )
-
     def not_sent(self, doubt: Doubt) -> None:
         """The server's records show this submit never arrived: it is pending again."""
         self._db.execute(
             "DELETE FROM prompts WHERE idx = ? AND request_hash = ?", (doubt.index, doubt.digest)
         )
 
-    def still_in_doubt(self, doubt: Doubt, reason: str) -> None:
-        """What the server's records could not settle, in words (shown with the prompt)."""
-        self._db.execute(
-            "UPDATE prompts SET state = 'unknown', error = ?, updated_at = ? "
-            "WHERE idx = ? AND request_hash = ?",
-            (reason, _now(), doubt.index, doubt.digest),
-        )
-
     # -- what the command line asks ---------------------------------------------------------------
-
-    def downloaded(self, index: int, request: GenerationRequest, path: Path) -> None:
-        """Record where a prompt's video was saved (and its size, to trust it next time)."""
-        size = path.stat().st_size
-        self._write(index, request_hash(request), path=str(path), size=size)
-
-    def download_path(self, index: int, request: GenerationRequest) -> Path | None:
-        """The recorded download of this prompt, if the file is still there, whole."""
-        row = self._row(index, request_hash(request))
-        if row is None or row["path"] is None:
-            return None
-        path = Path(row["path"])
-        try:
-            return path if path.stat().st_size == row["size"] else None
-        except OSError:
-            return None
 
     def unknown_submits(self) -> list[Remembered]:
         """This run's prompts whose submit outcome is unknown (they were not resent)."""
@@ -409,12 +425,6 @@ class Journal:
             )
             self.moved += 1
         return row
-
-    def _digest(self, index: int) -> str:
-        try:
-            return self._open[index][0]
-        except KeyError:
-            raise RuntimeError(f"the journal was not told about prompt {index} first") from None
 
     def _write(self, index: int, digest: str, **fields: Any) -> None:
         fields["updated_at"] = _now()

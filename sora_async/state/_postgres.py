@@ -33,11 +33,9 @@ import functools
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
-from types import TracebackType
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any
 
 import anyio
 
@@ -46,13 +44,14 @@ from .._errors import InvalidRequestError
 from .._journal import (
     Doubt,
     JournalError,
+    JournalRows,
     Remembered,
     earlier_outcome,
     ended_item,
     request_hash,
     shown_location,
 )
-from .._models import BatchItem, GenerationRequest, Job
+from .._models import BatchItem, GenerationRequest
 
 __all__ = ["DEFAULT_LEASE", "PostgresJournal", "lease_from_env", "psycopg_module"]
 
@@ -112,9 +111,6 @@ _MY_DOUBTS = (
     f"AND run != %(run)s AND (owner = %(me)s OR NOT {_alive('owner')})))"
 )
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
 
 def psycopg_module() -> Any:
     """``psycopg``, or a one-line error naming the extra to install."""
@@ -142,22 +138,7 @@ def lease_from_env(environ: Mapping[str, str] | None = None) -> float:
     return lease
 
 
-def _guarded(method: Callable[P, T]) -> Callable[P, T]:
-    """A database failure as a :class:`JournalError` that names the journal (no password)."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return method(*args, **kwargs)
-        except psycopg_module().Error as exc:
-            journal = args[0]
-            assert isinstance(journal, PostgresJournal)
-            raise journal._failed(exc) from None
-
-    return wrapper
-
-
-class PostgresJournal:
+class PostgresJournal(JournalRows):
     """The journal of one bulk run in a PostgreSQL database, shared by its workers.
 
     One batch per database (or per schema: ``?options=-csearch_path%3Dmy_batch``).
@@ -252,30 +233,20 @@ class PostgresJournal:
             self._db.execute("DELETE FROM sora_workers WHERE id = %s", (self.worker,))
         self._db.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # -- BatchJournal -----------------------------------------------------------------------------
 
-    @_guarded
     def recall(self, index: int, request: GenerationRequest) -> Recall | None:
         """Claim this prompt for this worker, or say who has it (see the module's text)."""
         digest = request_hash(request)
-        unique = psycopg_module().errors.UniqueViolation
+        psycopg = psycopg_module()
         for _ in range(5):
             try:
                 with self._db.transaction():
                     return self._claim(index, request, digest)
-            except unique:
+            except _Again:
                 continue  # another worker inserted or moved a row of it meanwhile: look again
+            except psycopg.Error as exc:  # at commit
+                raise self._failed(exc) from None
         raise JournalError(f"prompt {index}: could not claim it in {self.where}")
 
     def _claim(self, index: int, request: GenerationRequest, digest: str) -> Recall | None:
@@ -286,7 +257,7 @@ class PostgresJournal:
             (index, digest),
         ) or self._moved(index, digest)
         if row is None:
-            self._db.execute(
+            self._sql(
                 "INSERT INTO sora_prompts (idx, request_hash, prompt, state, run, owner) "
                 "VALUES (%s, %s, %s, 'claimed', %s, %s)",
                 (index, digest, request.prompt, self.run, self.worker),
@@ -319,7 +290,7 @@ class PostgresJournal:
             (digest, self.run, self.worker, index),
         )
         if row is not None:
-            self._db.execute(
+            self._sql(
                 "UPDATE sora_prompts SET idx = %s WHERE idx = %s AND request_hash = %s",
                 (index, row["idx"], digest),
             )
@@ -335,14 +306,13 @@ class PostgresJournal:
             if recall is None or recall.elsewhere is None:
                 return recall
 
-    @_guarded
     def intent(
         self, index: int, request: GenerationRequest, *, remaining: int | None = None
     ) -> None:
         """The submit's bytes may leave now: only while this worker still holds the prompt."""
         digest = request_hash(request)
         self._open[index] = (digest, None)
-        claimed = self._db.execute(
+        claimed = self._sql(
             "UPDATE sora_prompts SET state = 'intent', job_id = NULL, job = NULL, error = NULL, "
             "run = %s, done = false, updated_at = now(), sent_at = %s, remaining_before = %s "
             "WHERE idx = %s AND request_hash = %s AND owner = %s",
@@ -354,34 +324,6 @@ class PostgresJournal:
                 f"prompt {index} was taken over by another worker of {self.where}: not sent"
             )
 
-    @_guarded
-    def submitted(self, index: int, job: Job) -> None:
-        digest = self._digest(index)
-        self._open[index] = (digest, job.status.value)
-        after = job.quota.daily_remaining if job.quota else None
-        self._write(
-            index,
-            digest,
-            state="submitted",
-            job_id=job.id,
-            job=job.model_dump_json(),
-            remaining_after=after,
-        )
-
-    @_guarded
-    def unknown(self, index: int, reason: str) -> None:
-        self._write(index, self._digest(index), state="unknown", error=reason)
-
-    @_guarded
-    def updated(self, index: int, job: Job) -> None:
-        digest, last = self._open.get(index, (None, None))
-        # Only a new status is worth a durable write: queue positions change all the time.
-        if digest is None or last == job.status.value:
-            return
-        self._open[index] = (digest, job.status.value)
-        self._write(index, digest, job=job.model_dump_json())
-
-    @_guarded
     def ended(self, item: BatchItem) -> None:
         """This prompt's line: every worker of the run writes it too."""
         self._open.pop(item.index, None)
@@ -402,7 +344,7 @@ class PostgresJournal:
         }
         if item.job is not None:
             fields.update(job_id=item.job_id, job=item.job.model_dump_json())
-        self._db.execute(
+        self._sql(
             "INSERT INTO sora_prompts (idx, request_hash, prompt, state, run, owner) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (idx, request_hash) DO NOTHING",
             (item.index, digest, item.request.prompt, item.status, self.run, self.worker),
@@ -411,11 +353,10 @@ class PostgresJournal:
 
     # -- submits in doubt (see sora_async._doubt) -------------------------------------------------
 
-    @_guarded
     def in_doubt(self) -> list[Doubt]:
         """This worker's submits in doubt, and an earlier run's that no live worker is
         settling (claimed now, so that one worker settles each)."""
-        rows = self._db.execute(
+        rows = self._sql(
             f"UPDATE sora_prompts SET owner = %(me)s WHERE {_MY_DOUBTS} "
             "RETURNING idx, request_hash, prompt, sent_at, remaining_before, error",
             {"me": self.worker, "run": self.run},
@@ -435,112 +376,81 @@ class PostgresJournal:
             key=lambda doubt: doubt.index,
         )
 
-    @_guarded
     def job_ids(self) -> set[str]:
         """Every job id this journal knows (every worker's)."""
-        rows = self._db.execute("SELECT job_id FROM sora_prompts WHERE job_id IS NOT NULL")
+        rows = self._sql("SELECT job_id FROM sora_prompts WHERE job_id IS NOT NULL")
         return {str(row["job_id"]) for row in rows}
 
-    @_guarded
     def quotas_seen(self) -> list[tuple[datetime | None, int | None, int | None]]:
         """``(sent_at, remaining before, remaining after)`` of every submit sent."""
-        rows = self._db.execute(
+        rows = self._sql(
             "SELECT sent_at, remaining_before, remaining_after FROM sora_prompts "
             f"WHERE sent_at IS NOT NULL AND {_AT_STAKE}"
         )
         return [(row["sent_at"], row["remaining_before"], row["remaining_after"]) for row in rows]
 
-    @_guarded
-    def adopt(self, doubt: Doubt, job: Job) -> None:
-        """A submit in doubt found on the server's own list: its job, from now on."""
-        self._write(
-            doubt.index,
-            doubt.digest,
-            state="submitted",
-            job_id=job.id,
-            job=job.model_dump_json(),
-            error=None,
-        )
-
-    @_guarded
     def not_sent(self, doubt: Doubt) -> None:
         """The server's records show this submit never arrived: pending again (still ours)."""
         self._write(doubt.index, doubt.digest, state="claimed", error=None, sent_at=None)
 
-    @_guarded
-    def still_in_doubt(self, doubt: Doubt, reason: str) -> None:
-        """What the server's records could not settle, in words (shown with the prompt)."""
-        self._write(doubt.index, doubt.digest, state="unknown", error=reason)
-
     # -- what the command line asks ---------------------------------------------------------------
 
-    @_guarded
-    def downloaded(self, index: int, request: GenerationRequest, path: Path) -> None:
-        """Record where a prompt's video was saved (and its size, to trust it next time)."""
-        self._write(index, request_hash(request), path=str(path), size=path.stat().st_size)
-
-    @_guarded
-    def download_path(self, index: int, request: GenerationRequest) -> Path | None:
-        """The recorded download of this prompt, if the file is here, whole."""
-        row = self._fetch(
-            "SELECT path, size FROM sora_prompts WHERE idx = %s AND request_hash = %s",
-            (index, request_hash(request)),
-        )
-        if row is None or row["path"] is None:
-            return None
-        path = Path(row["path"])
-        try:
-            return path if path.stat().st_size == row["size"] else None
-        except OSError:
-            return None
-
-    @_guarded
     def unknown_submits(self) -> list[Remembered]:
         """This run's prompts whose submit outcome is unknown (every worker's)."""
         return self._remembered("state = 'unknown' AND run = %s")
 
-    @_guarded
     def unmatched(self) -> list[Remembered]:
         """Prompts of earlier runs with a job at stake that no prompt of this run matched."""
         return self._remembered(f"run != %s AND {_AT_STAKE}")
 
     def _remembered(self, where: str) -> list[Remembered]:
-        rows = self._db.execute(
+        rows = self._sql(
             f"SELECT idx, prompt, job_id, error FROM sora_prompts WHERE {where} ORDER BY idx",
             (self.run,),
         )
         return [Remembered(row["idx"], row["prompt"], row["job_id"], row["error"]) for row in rows]
 
-    @_guarded
     def counts(self) -> dict[str, int]:
         """Rows per state, over the whole journal."""
-        rows = self._db.execute("SELECT state, count(*) AS n FROM sora_prompts GROUP BY state")
+        rows = self._sql("SELECT state, count(*) AS n FROM sora_prompts GROUP BY state")
         return {str(row["state"]): int(row["n"]) for row in rows}
 
-    @_guarded
     def rows(self) -> Iterator[dict[str, Any]]:
         """Every row, in index order (for inspection and tests)."""
-        yield from self._db.execute("SELECT * FROM sora_prompts ORDER BY idx, request_hash")
+        yield from self._sql("SELECT * FROM sora_prompts ORDER BY idx, request_hash")
 
     # -- internals --------------------------------------------------------------------------------
 
+    def _sql(self, query: str, params: Any = None) -> Any:
+        """One statement; a database failure is a :class:`JournalError` naming the journal."""
+        psycopg = psycopg_module()
+        try:
+            return self._db.execute(query, params)
+        except psycopg.errors.UniqueViolation:
+            raise _Again from None
+        except psycopg.Error as exc:
+            raise self._failed(exc) from None
+
     def _fetch(self, query: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
-        row: dict[str, Any] | None = self._db.execute(query, params).fetchone()
+        row: dict[str, Any] | None = self._sql(query, params).fetchone()
         return row
 
-    def _digest(self, index: int) -> str:
-        try:
-            return self._open[index][0]
-        except KeyError:
-            raise RuntimeError(f"the journal was not told about prompt {index} first") from None
+    def _row(self, index: int, digest: str) -> dict[str, Any] | None:
+        return self._fetch(
+            "SELECT * FROM sora_prompts WHERE idx = %s AND request_hash = %s", (index, digest)
+        )
 
     def _write(self, index: int, digest: str, **fields: Any) -> None:
         columns = ", ".join(f"{name} = %s" for name in fields)
-        self._db.execute(
+        self._sql(
             f"UPDATE sora_prompts SET {columns}, updated_at = now() "
             "WHERE idx = %s AND request_hash = %s",
             (*fields.values(), index, digest),
         )
+
+
+class _Again(Exception):
+    """A row of this prompt appeared meanwhile (another worker's): claim it again."""
 
 
 class _Heartbeat:
