@@ -12,7 +12,7 @@ import contextlib
 import logging
 import math
 from collections import Counter
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -79,6 +79,9 @@ class Recall:
     item: BatchItem | None = None  # it ended: hand it out again, with no request
     job: Job | None = None  # it was submitted: follow this job, never submit again
     unknown: str | None = None  # a submit whose outcome is unknown: why
+    # Another live worker of a shared run has it: await what it became (never submitted
+    # while that worker lives; its row once it died).
+    elsewhere: Callable[[], Awaitable[Recall | None]] | None = None
 
 
 class BatchJournal(Protocol):
@@ -143,6 +146,7 @@ class BatchRunner:
         # Submits in doubt the server counted but does not list yet: asked again at the end.
         self._awaiting: set[int] = set()
         self._held: dict[int, GenerationRequest] = {}
+        self._group: anyio.abc.TaskGroup | None = None
 
     def start(
         self, group: anyio.abc.TaskGroup, prompts: PromptSource, params: dict[str, Any]
@@ -189,6 +193,7 @@ class BatchRunner:
         try:
             with self._scope:
                 async with self._send, anyio.create_task_group() as group:
+                    self._group = group
                     await self._settle_doubts()
                     index = 0
                     async for prompt in _aiter(prompts):
@@ -246,11 +251,13 @@ class BatchRunner:
             untrack()
         self._untrack.clear()
 
-    async def _submit(self, index: int, prompt: Prompt, params: dict[str, Any]) -> None:
+    async def _submit(
+        self, index: int, prompt: Prompt, params: dict[str, Any], *, recall: Recall | None = None
+    ) -> None:
         request: GenerationRequest | None = None
         try:
             request = make_request(prompt, params)
-            if self._resume(index, request):
+            if self._resume(index, request, recall):
                 return
             if self._daily_spent is not None:
                 raise self._daily_spent
@@ -267,12 +274,17 @@ class BatchRunner:
             self._submitting -= 1
             self._submit_slots.release()
 
-    def _resume(self, index: int, request: GenerationRequest) -> bool:
-        """Pick up what an earlier run left; ``True`` when nothing is to be submitted."""
-        recall = self._journal.recall(index, request) if self._journal else None
+    def _resume(self, index: int, request: GenerationRequest, recall: Recall | None = None) -> bool:
+        """Pick up what an earlier run (or a worker that died) left; ``True`` when nothing is
+        to be submitted now."""
+        if recall is None and self._journal is not None:
+            recall = self._journal.recall(index, request)
         if recall is None:
             return False
-        if recall.item is not None:
+        if recall.elsewhere is not None:
+            assert self._group is not None
+            self._group.start_soon(self._elsewhere, index, request, recall.elsewhere)
+        elif recall.item is not None:
             self._hand_out(recall.item)
         elif recall.job is not None:
             self._follow(index, request, recall.job)
@@ -284,6 +296,25 @@ class BatchRunner:
         else:
             return False
         return True
+
+    async def _elsewhere(
+        self,
+        index: int,
+        request: GenerationRequest,
+        wait: Callable[[], Awaitable[Recall | None]],
+    ) -> None:
+        """Another worker of a shared run has this prompt: wait for its line, or take over
+        what it left when it died (a submit it may have sent is settled or reported first)."""
+        recall = await wait()
+        if recall is not None and recall.unknown is not None and index not in self._awaiting:
+            awaiting = self._awaiting
+            await self._settle_doubts()  # adopt it from the provider's records, if they can
+            self._awaiting |= awaiting
+            if self._journal is not None:
+                recall = self._journal.recall(index, request)
+        await self._submit_slots.acquire()
+        self._submitting += 1
+        await self._submit(index, request, {}, recall=recall or _SUBMIT)
 
     def submitted(self, index: int, request: GenerationRequest, job: Job) -> None:
         """The server took prompt ``index``: record it, then follow it (or, once the caller
@@ -418,6 +449,10 @@ class _Watch:
 
     def on_job(self, job: Job) -> None:
         self._runner.submitted(self._index, self._request, job)
+
+
+#: A recall that asks for nothing to be resumed: submit the prompt.
+_SUBMIT = Recall()
 
 
 async def _aiter(prompts: PromptSource) -> AsyncIterable[Prompt]:

@@ -27,12 +27,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
-from ._batch import Recall
-from ._models import BatchItem, GenerationRequest, Job
+from ._batch import BatchJournal, Recall
+from ._doubt import DoubtJournal
+from ._models import BatchItem, BatchStatus, GenerationRequest, Job
 
-__all__ = ["Doubt", "Journal", "JournalError", "Remembered", "request_hash"]
+__all__ = [
+    "CRASHED",
+    "Doubt",
+    "Journal",
+    "JournalError",
+    "JournalRows",
+    "JournalStore",
+    "Outcome",
+    "Remembered",
+    "earlier_outcome",
+    "ended_item",
+    "journal_location",
+    "open_journal",
+    "request_hash",
+    "shown_location",
+]
 
 _SCHEMA_VERSION = 2
 # Columns added since schema 1: when a submit went out, and the daily quota around it.
@@ -62,6 +78,11 @@ CREATE TABLE IF NOT EXISTS prompts (
 CREATE INDEX IF NOT EXISTS prompts_by_hash ON prompts (request_hash);
 """
 _ENDED = ("completed", "failed")
+_ENDED_AS: dict[str, BatchStatus] = {
+    "completed": "completed",
+    "failed": "failed",
+    "skipped": "skipped",
+}
 # Rows with something at stake: a job id, or a submit that may have reached the server.
 _AT_STAKE = "(job_id IS NOT NULL OR state IN ('intent', 'unknown'))"
 
@@ -92,7 +113,89 @@ class Remembered:
     reason: str | None
 
 
-class Journal:
+class JournalRows:
+    """What every journal does alike over its own rows: a journal implements ``_row``,
+    ``_write`` and ``close``, and keeps ``_open`` (index -> request hash, last status)."""
+
+    _open: dict[int, tuple[str, str | None]]
+
+    def _row(self, index: int, digest: str) -> Any:
+        raise NotImplementedError
+
+    def _write(self, index: int, digest: str, **fields: Any) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def submitted(self, index: int, job: Job) -> None:
+        digest = self._digest(index)
+        self._open[index] = (digest, job.status.value)
+        after = job.quota.daily_remaining if job.quota else None
+        self._write(
+            index,
+            digest,
+            state="submitted",
+            job_id=job.id,
+            job=job.model_dump_json(),
+            remaining_after=after,
+        )
+
+    def unknown(self, index: int, reason: str) -> None:
+        self._write(index, self._digest(index), state="unknown", error=reason)
+
+    def updated(self, index: int, job: Job) -> None:
+        digest, last = self._open.get(index, (None, None))
+        # Only a new status is worth a durable write: queue positions change all the time.
+        if digest is None or last == job.status.value:
+            return
+        self._open[index] = (digest, job.status.value)
+        self._write(index, digest, job=job.model_dump_json())
+
+    def adopt(self, doubt: Doubt, job: Job) -> None:
+        """A submit in doubt found on the server's own list: its job, from now on."""
+        fields = {"job_id": job.id, "job": job.model_dump_json(), "error": None}
+        self._write(doubt.index, doubt.digest, state="submitted", **fields)
+
+    def still_in_doubt(self, doubt: Doubt, reason: str) -> None:
+        """What the server's records could not settle, in words (shown with the prompt)."""
+        self._write(doubt.index, doubt.digest, state="unknown", error=reason)
+
+    def downloaded(self, index: int, request: GenerationRequest, path: Path) -> None:
+        """Record where a prompt's video was saved (and its size, to trust it next time)."""
+        size = path.stat().st_size
+        self._write(index, request_hash(request), path=str(path), size=size)
+
+    def download_path(self, index: int, request: GenerationRequest) -> Path | None:
+        """The recorded download of this prompt, if the file is still there, whole."""
+        row = self._row(index, request_hash(request))
+        if row is None or row["path"] is None:
+            return None
+        path = Path(row["path"])
+        try:
+            return path if path.stat().st_size == row["size"] else None
+        except OSError:
+            return None
+
+    def _digest(self, index: int) -> str:
+        try:
+            return self._open[index][0]
+        except KeyError:
+            raise RuntimeError(f"the journal was not told about prompt {index} first") from None
+
+
+class Journal(JournalRows):
     """The SQLite journal of one batch's prompts (a file, or ``":memory:"``).
 
     ``target`` names the service the job ids belong to (provider and base URL, never the
@@ -174,17 +277,6 @@ class Journal:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # -- BatchJournal -----------------------------------------------------------------------------
 
     def recall(self, index: int, request: GenerationRequest) -> Recall | None:
@@ -195,33 +287,14 @@ class Journal:
         if row is None:
             return None
         self._write(index, digest, run=self.run)
-        state = row["state"]
-        job = Job.model_validate_json(row["job"]) if row["job"] else None
-        if state in _ENDED and job is not None:
+        outcome = earlier_outcome(row, index, request)
+        if outcome.ended:
             del self._open[index]
-            item = BatchItem(
-                index=index,
-                request=request,
-                status=state,
-                job=job,
-                video_url=row["video_url"],
-                error=row["error"],
-            )
-            return Recall(item=item)
-        if job is not None:  # submitted, or tracking stopped on an error: follow it again
-            self._open[index] = (digest, job.status.value)
-            return Recall(job=job)
-        if state == "intent":
-            # The process that wrote this intent died before the answer came: from now on
-            # that outcome is unknown, whatever this run does with the item.
-            reason = "the run stopped between sending the submit and reading its answer"
-            self._write(index, digest, state="unknown", error=reason)
-            return Recall(unknown=reason)
-        if state == "unknown":
-            # The batch adds its own "outcome unknown: not resent" mark to what we recall.
-            reason = (row["error"] or "").removesuffix(" [submission outcome unknown]")
-            return Recall(unknown=reason or "the submit's outcome is unknown")
-        return None  # skipped, or an error before anything was sent: submit it again
+        elif outcome.follows is not None:
+            self._open[index] = (digest, outcome.follows)
+        if outcome.mark_unknown is not None:
+            self._write(index, digest, state="unknown", error=outcome.mark_unknown)
+        return outcome.recall
 
     def intent(
         self, index: int, request: GenerationRequest, *, remaining: int | None = None
@@ -239,30 +312,6 @@ class Journal:
             "remaining_before = excluded.remaining_before",
             (index, digest, request.prompt, self.run, now, now, remaining),
         )
-
-    def submitted(self, index: int, job: Job) -> None:
-        digest = self._digest(index)
-        self._open[index] = (digest, job.status.value)
-        after = job.quota.daily_remaining if job.quota else None
-        self._write(
-            index,
-            digest,
-            state="submitted",
-            job_id=job.id,
-            job=job.model_dump_json(),
-            remaining_after=after,
-        )
-
-    def unknown(self, index: int, reason: str) -> None:
-        self._write(index, self._digest(index), state="unknown", error=reason)
-
-    def updated(self, index: int, job: Job) -> None:
-        digest, last = self._open.get(index, (None, None))
-        # Only a new status is worth a durable write: queue positions change all the time.
-        if digest is None or last == job.status.value:
-            return
-        self._open[index] = (digest, job.status.value)
-        self._write(index, digest, job=job.model_dump_json())
 
     def ended(self, item: BatchItem) -> None:
         self._open.pop(item.index, None)
@@ -321,45 +370,13 @@ class Journal:
         )
         return [(_parse_time(row[0]), row[1], row[2]) for row in rows]
 
-    def adopt(self, doubt: Doubt, job: Job) -> None:
-        """A submit in doubt found on the server's own list: its job, from now on."""
-        self._db.execute(
-            "UPDATE prompts SET state = 'submitted', job_id = ?, job = ?, error = NULL, "
-            "updated_at = ? WHERE idx = ? AND request_hash = ?",
-            (job.id, job.model_dump_json(), _now(), doubt.index, doubt.digest),
-        )
-
     def not_sent(self, doubt: Doubt) -> None:
         """The server's records show this submit never arrived: it is pending again."""
         self._db.execute(
             "DELETE FROM prompts WHERE idx = ? AND request_hash = ?", (doubt.index, doubt.digest)
         )
 
-    def still_in_doubt(self, doubt: Doubt, reason: str) -> None:
-        """What the server's records could not settle, in words (shown with the prompt)."""
-        self._db.execute(
-            "UPDATE prompts SET state = 'unknown', error = ?, updated_at = ? "
-            "WHERE idx = ? AND request_hash = ?",
-            (reason, _now(), doubt.index, doubt.digest),
-        )
-
     # -- what the command line asks ---------------------------------------------------------------
-
-    def downloaded(self, index: int, request: GenerationRequest, path: Path) -> None:
-        """Record where a prompt's video was saved (and its size, to trust it next time)."""
-        size = path.stat().st_size
-        self._write(index, request_hash(request), path=str(path), size=size)
-
-    def download_path(self, index: int, request: GenerationRequest) -> Path | None:
-        """The recorded download of this prompt, if the file is still there, whole."""
-        row = self._row(index, request_hash(request))
-        if row is None or row["path"] is None:
-            return None
-        path = Path(row["path"])
-        try:
-            return path if path.stat().st_size == row["size"] else None
-        except OSError:
-            return None
 
     def unknown_submits(self) -> list[Remembered]:
         """This run's prompts whose submit outcome is unknown (they were not resent)."""
@@ -411,12 +428,6 @@ class Journal:
             self.moved += 1
         return row
 
-    def _digest(self, index: int) -> str:
-        try:
-            return self._open[index][0]
-        except KeyError:
-            raise RuntimeError(f"the journal was not told about prompt {index} first") from None
-
     def _write(self, index: int, digest: str, **fields: Any) -> None:
         fields["updated_at"] = _now()
         columns = ", ".join(f"{name} = ?" for name in fields)
@@ -429,6 +440,137 @@ class Journal:
         """Every row, in index order (for inspection and tests)."""
         for row in self._db.execute("SELECT * FROM prompts ORDER BY idx, request_hash"):
             yield dict(row)
+
+
+class _Row(Protocol):
+    """A row by column name (``sqlite3.Row``, a psycopg ``dict_row``)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an earlier run's row of a prompt means for this run: the rules every journal
+    shares (SQLite, PostgreSQL), so that a resumed or taken-over prompt is never resent
+    when its submit may have gone out."""
+
+    recall: Recall | None
+    ended: bool = False  # handed out again as it ended
+    follows: str | None = None  # a job to follow again: its last status
+    mark_unknown: str | None = None  # an intent whose answer never came: now in doubt, why
+
+
+#: Why an intent with no answer is in doubt.
+CRASHED = "the run stopped between sending the submit and reading its answer"
+
+
+def earlier_outcome(row: _Row, index: int, request: GenerationRequest) -> Outcome:
+    """Decide what to do with a prompt from what an earlier run (or a worker that died)
+    left in its row (``state``, ``job``, ``video_url``, ``error``)."""
+    state = row["state"]
+    job = Job.model_validate_json(row["job"]) if row["job"] else None
+    if state in _ENDED and job is not None:
+        return Outcome(Recall(item=ended_item(row, index, request)), ended=True)
+    if job is not None:  # submitted, or tracking stopped on an error: follow it again
+        return Outcome(Recall(job=job), follows=job.status.value)
+    if state == "intent":
+        # The process that wrote this intent died before the answer came: from now on
+        # that outcome is unknown, whatever this run does with the item.
+        return Outcome(Recall(unknown=CRASHED), mark_unknown=CRASHED)
+    if state == "unknown":
+        # The batch adds its own "outcome unknown: not resent" mark to what we recall.
+        reason = (row["error"] or "").removesuffix(" [submission outcome unknown]")
+        return Outcome(Recall(unknown=reason or "the submit's outcome is unknown"))
+    return Outcome(None)  # skipped, or an error before anything was sent: submit it again
+
+
+def ended_item(row: _Row, index: int, request: GenerationRequest) -> BatchItem:
+    """The item a row that ended stands for (``unknown``: an error, outcome unknown)."""
+    status = _ENDED_AS.get(row["state"], "error")
+    reset_at = row["reset_at"]
+    return BatchItem(
+        index=index,
+        request=request,
+        status=status,
+        job=Job.model_validate_json(row["job"]) if row["job"] else None,
+        video_url=row["video_url"],
+        error=row["error"],
+        reset_at=datetime.fromisoformat(reset_at) if reset_at else None,
+    )
+
+
+class JournalStore(BatchJournal, DoubtJournal, Protocol):
+    """The journal seam: what a batch run asks of its journal, wherever it is kept (a SQLite
+    file, :class:`Journal`, or a PostgreSQL database shared by several workers,
+    :class:`~sora_async.state._postgres.PostgresJournal`). Callers cannot tell which."""
+
+    moved: int
+
+    def downloaded(self, index: int, request: GenerationRequest, path: Path) -> None: ...
+
+    def download_path(self, index: int, request: GenerationRequest) -> Path | None: ...
+
+    def unknown_submits(self) -> list[Remembered]: ...
+
+    def unmatched(self) -> list[Remembered]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def journal_location(text: str | Path) -> str | Path:
+    """``--journal``'s value: a PostgreSQL URL as it is, anything else a SQLite path.
+
+    >>> journal_location("postgresql://db/runs"), journal_location("runs.sqlite")
+    ('postgresql://db/runs', PosixPath('runs.sqlite'))
+    """
+    if isinstance(text, str) and text.startswith(_URL_SCHEMES):
+        return text
+    return Path(text)
+
+
+def shown_location(location: str | Path) -> str:
+    """A journal's location fit for a message: a URL loses its password.
+
+    >>> shown_location("postgresql://me:secret@db/runs?password=secret&sslmode=require")
+    'postgresql://me@db/runs?sslmode=require'
+    """
+    if isinstance(location, Path) or not location.startswith(_URL_SCHEMES):
+        return str(location)
+    scheme, _, rest = location.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    shown = f"{scheme}://{userinfo.partition(':')[0]}{at}{host}" if at else location
+    base, _, query = shown.partition("?")
+    kept = [part for part in query.split("&") if part and not part.startswith("password=")]
+    return f"{base}?{'&'.join(kept)}" if kept else base
+
+
+def open_journal(location: str | Path, *, target: str | None = None) -> JournalStore:
+    """The journal at ``location``: a SQLite file (or ``":memory:"``), or a PostgreSQL URL
+    whose database several workers share (the postgres extra).
+
+    >>> with open_journal(":memory:") as journal:
+    ...     journal.counts()
+    {}
+    """
+    if isinstance(location, str) and location.startswith(_URL_SCHEMES):
+        from .state._postgres import PostgresJournal
+
+        return PostgresJournal(location, target=target)
+    return Journal(location, target=target)
 
 
 def request_hash(request: GenerationRequest) -> str:

@@ -20,7 +20,7 @@ from rich.console import Console
 from .._client import AsyncSoraClient
 from .._download import existing, plan_target
 from .._errors import AuthenticationError, InvalidRequestError, JobFailedError, SoraError
-from .._journal import JournalError
+from .._journal import JournalError, journal_location
 from .._limits import Limits
 from .._models import Job, JobStatus
 from ..state import check_shared_state
@@ -312,7 +312,8 @@ def _run(work: Callable[[], int]) -> None:
 
 
 def _unwrap(error: BaseException) -> BaseException:
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+    # Several tasks may meet one failure at once (the journal's server gone): one message.
+    while isinstance(error, BaseExceptionGroup) and len({type(e) for e in error.exceptions}) == 1:
         error = error.exceptions[0]
     return error
 
@@ -369,10 +370,11 @@ def batch(
         Path | None, typer.Option(help="Save the videos into this folder.", show_default=False)
     ] = None,
     journal: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             help="The SQLite journal that makes the run resumable (default: next to --out, "
-            "else next to the prompt file; with --simulate, next to --out only).",
+            "else next to the prompt file; with --simulate, next to --out only), or a "
+            "postgresql:// URL that several workers share (the postgres extra).",
             show_default=False,
         ),
     ] = None,
@@ -426,7 +428,7 @@ def batch(
         out=out,
         csv=csv,
         download=download,
-        journal=journal,
+        journal=journal_location(journal) if journal is not None else None,
         no_journal=no_journal,
         resubmit_unknown=resubmit_unknown,
         skip_invalid=skip_invalid,

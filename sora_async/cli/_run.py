@@ -14,7 +14,7 @@ import anyio
 from .._client import AsyncSoraClient
 from .._download import batch_target
 from .._errors import InvalidRequestError, SoraError
-from .._journal import Journal
+from .._journal import JournalStore, open_journal, shown_location
 from .._models import BatchItem, GenerationRequest
 from .._requests import make_request
 from ..providers import get_provider
@@ -39,15 +39,16 @@ class BatchOptions:
     out: Path | None = None
     csv: Path | None = None
     download: Path | None = None
-    journal: Path | None = None
+    journal: Path | str | None = None  # a SQLite file, or a PostgreSQL URL
     no_journal: bool = False
     resubmit_unknown: bool = False
     skip_invalid: bool = False
     concurrency: int = 8
     downloads: int = 4
 
-    def journal_path(self, *, simulate: bool) -> Path | None:
-        """Next to --out, else next to the prompt file; ``None`` keeps it in memory.
+    def journal_path(self, *, simulate: bool) -> Path | str | None:
+        """--journal (a path, or a PostgreSQL URL), else next to --out, else next to the
+        prompt file; ``None`` keeps it in memory.
 
         A simulation keeps one next to --out (its own name, so that a real run of the same
         command never meets the simulated job ids), its simulator's state beside it; with no
@@ -101,9 +102,11 @@ def run_batch(
         if options.download is not None:
             check_folder(options.download, option="--download")
         journal_path = options.journal_path(simulate=conn.simulate)
-        journal = stack.enter_context(Journal(journal_path or ":memory:", target=conn.target))
+        journal = stack.enter_context(open_journal(journal_path or ":memory:", target=conn.target))
         simulator_state = (
-            StateFile.next_to(journal_path) if journal_path and conn.simulate else None
+            StateFile.next_to(journal_path)
+            if isinstance(journal_path, Path) and conn.simulate
+            else None
         )
         run = BatchRun(
             client=conn.client(simulator_state=simulator_state),
@@ -113,7 +116,7 @@ def run_batch(
             summary=Summary(
                 total=total,
                 outputs=[str(p) for p in (options.out, options.csv) if p is not None],
-                journal=str(journal_path) if journal_path else None,
+                journal=shown_location(journal_path) if journal_path else None,
                 simulated=conn.simulate,
             ),
             concurrency=options.concurrency,
@@ -152,7 +155,7 @@ class BatchRun:
     """Everything one batch needs; :meth:`run` drives it and returns the summary."""
 
     client: AsyncSoraClient
-    journal: Journal
+    journal: JournalStore
     writer: ResultWriter
     display: Display
     summary: Summary

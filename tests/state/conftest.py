@@ -1,10 +1,12 @@
-"""Fixtures for the shared-state tests: a real Redis server per test."""
+"""Fixtures for the shared-state tests: a real Redis server per test, a real PostgreSQL
+server per test session with a fresh database per test."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from pg_support import Postgres, postgres_server
 from state_support import RedisServer, redis_server
 
 
@@ -12,3 +14,15 @@ from state_support import RedisServer, redis_server
 def redis() -> Iterator[RedisServer]:
     with redis_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres: Postgres) -> str:
+    """A fresh, empty database on the session's PostgreSQL."""
+    return postgres.database()

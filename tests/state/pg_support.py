@@ -1,0 +1,129 @@
+"""A real PostgreSQL for the journal tests: pgserver's wheel starts one (as root too), a
+fresh database per test (a plain module: tests/state is on sys.path)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pgserver
+import psutil
+import psycopg
+
+PROMPTS = 60
+#: Seconds a worker's claims outlive it (SORA_JOURNAL_LEASE): short, for the takeovers.
+LEASE = 1.5
+
+
+class Postgres:
+    """One PostgreSQL server; :meth:`database` makes a fresh database on it."""
+
+    def __init__(self) -> None:
+        # A short path: its unix socket lives in this folder (a 108-byte limit).
+        self.pgdata = tempfile.mkdtemp(prefix="sora-pg-", dir="/tmp")
+        self._server: Any = pgserver.get_server(self.pgdata, cleanup_mode="delete")
+
+    def database(self) -> str:
+        """A new, empty database; its URL."""
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self._server.get_uri(), autocommit=True) as db:
+            db.execute(f"CREATE DATABASE {name}")
+        url: str = self._server.get_uri(name)
+        return url
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and every backend: the server is gone, mid-statement."""
+        master = psutil.Process(self._server.get_pid())
+        for process in [*master.children(recursive=True), master]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(signal.SIGKILL)
+        psutil.wait_procs([master], timeout=10)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # a killed server cannot be stopped cleanly
+            self._server.cleanup()
+
+
+@dataclass
+class Worker:
+    name: str
+    out: Path
+    process: subprocess.Popen[str]
+    started: float
+
+    def lines(self) -> list[dict[str, Any]]:
+        text = self.out.read_text() if self.out.exists() else ""
+        return [json.loads(line) for line in text.splitlines()]
+
+
+def prompt_file(folder: Path, count: int = PROMPTS) -> Path:
+    path = folder / "prompts.txt"
+    path.write_text("".join(f"shared prompt {i}\n" for i in range(count)))
+    return path
+
+
+@contextmanager
+def workers(
+    count: int,
+    *,
+    sim_url: str,
+    journal: str,
+    shared_state: str | None,
+    folder: Path,
+    prompts: int = PROMPTS,
+    lease: float = LEASE,
+) -> Iterator[list[Worker]]:
+    """``count`` ``sora-async batch`` processes on one prompt file and one journal (a
+    PostgreSQL URL, or a SQLite path for one), the openai protocol."""
+    path = prompt_file(folder, prompts)
+    started = []
+    with ExitStack() as stack:
+        for n in range(count):
+            out = folder / f"worker{n}.jsonl"
+            command = [sys.executable, "-m", "sora_async.cli", "batch", str(path)]
+            command += ["--provider", "openai", "--base-url", sim_url, "--api-key", "sk-one"]
+            command += ["--poll-interval", "0.05", "--max-poll-interval", "0.2"]
+            command += ["--journal", journal, "--out", str(out)]
+            command += ["--shared-state", shared_state] if shared_state else []
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "SORA_JOURNAL_LEASE": str(lease)},
+            )
+            stack.callback(_stop, process)
+            started.append(Worker(f"worker{n}", out, process, time.monotonic()))
+        yield started
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(10)
+
+
+def finish(worker: Worker, limit: float = 120) -> tuple[int, str, float]:
+    _, stderr = worker.process.communicate(timeout=limit)
+    return worker.process.returncode, stderr, time.monotonic() - worker.started
+
+
+@contextmanager
+def postgres_server() -> Iterator[Postgres]:
+    server = Postgres()
+    try:
+        yield server
+    finally:
+        server.close()
