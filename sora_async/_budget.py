@@ -1,13 +1,17 @@
-"""The request budget one client shares across submits and polls.
+"""The request budget one client shares across submits and polls (in this process; the
+same budget shared by several processes lives in :mod:`sora_async.state`).
 
 Three limits, learned from what the provider says and started from what it publishes:
 
-* a rolling request window (soravideo: 20 a minute), kept locally from our own send times and
-  corrected by ``X-RateLimit-*`` headers and ``Retry-After``;
+* a rolling request window. The server's rate-limit headers are the truth: while they
+  arrive, ``remaining`` requests go until ``reset``, then one more, whose answer says what
+  next. The published window (soravideo: 20 a minute) is only the prior, kept locally from
+  our own send times when no header says otherwise; a user's own :class:`~sora_async.Limits`
+  replace it and are kept in every case;
 * a concurrent-task gate (soravideo: 3 tasks): a submit waits for a free slot instead of
   drawing error 2002;
 * the daily quota, by reservation: a submit reserves a slot before it is sent, so concurrent
-  submits can never overshoot ``daily_remaining``.
+  submits can never overshoot ``daily_remaining`` (nor the user's own daily limit).
 
 Every pause the server asks for (``X-RateLimit-Reset`` with nothing remaining, openai's
 ``x-ratelimit-reset-requests``, ``Retry-After`` on a 429) is capped at ``max_pause``: one
@@ -33,7 +37,15 @@ from ._limits import Limits
 from ._models import Job, Quota
 from .providers.base import ProviderLimits
 
-__all__ = ["PauseCap", "RequestBudget", "Ticket", "daily_spent_error", "next_utc_midnight"]
+__all__ = [
+    "PauseCap",
+    "RequestBudget",
+    "Ticket",
+    "Unanswered",
+    "daily_spent_error",
+    "next_utc_midnight",
+    "with_margin",
+]
 
 logger = logging.getLogger("sora_async")
 
@@ -69,6 +81,39 @@ class _Signal:
         await self._event.wait()
 
 
+def with_margin(seconds: float) -> float:
+    """A window or wait as the server counts it: from when it received each request, so a
+    little later than we sent it."""
+    return seconds + max(0.02 * seconds, 0.005)
+
+
+class Unanswered:
+    """Requests sent and not yet answered, by number.
+
+    An answer's ``remaining`` counts what the server had received when it wrote it; a
+    request sent earlier but overtaken on another connection may not be in it yet, so it is
+    taken off what remains. One that never gets an answer is forgotten after ``horizon``.
+    """
+
+    def __init__(self, clock: Callable[[], float], horizon: float = 120.0) -> None:
+        self._clock = clock
+        self._horizon = horizon
+        self._sent: dict[int, float] = {}
+
+    def sent(self, seq: int) -> None:
+        now = self._clock()
+        self._sent[seq] = now
+        oldest = next(iter(self._sent))
+        if self._sent[oldest] < now - self._horizon:  # seldom: requests lost without answer
+            self._sent = {n: t for n, t in self._sent.items() if t >= now - self._horizon}
+
+    def answered(self, seq: int) -> None:
+        self._sent.pop(seq, None)
+
+    def before(self, seq: int) -> int:
+        return sum(1 for n in self._sent if n < seq)
+
+
 class _LocalWindow:
     """A rolling window kept from our own send times."""
 
@@ -80,8 +125,7 @@ class _LocalWindow:
     def wait(self, now: float) -> float:
         if not self.limit:
             return 0.0
-        # The server counts from when it received each request: leave a little margin.
-        horizon = self.window + max(0.02 * self.window, 0.005)
+        horizon = with_margin(self.window)
         while self._sent and self._sent[0] <= now - horizon:
             self._sent.popleft()
         if len(self._sent) >= self.limit:
@@ -133,6 +177,7 @@ class _RateWindow:
         self._sleep = sleep
         self._heard = _Signal()
         self._lock = anyio.Lock(fast_acquire=True)  # no event-loop trip when free
+        self.unanswered = Unanswered(clock)
 
     def pause_until(self, when: float) -> None:
         self._paused_until = max(self._paused_until, when)
@@ -142,6 +187,7 @@ class _RateWindow:
         if seq < 0 or (self.view is not None and seq < self.view.seq):
             return  # an older answer arriving late says less than the one we have
         span = max(0.0, reset - self._clock())
+        remaining -= self.unanswered.before(seq)
         self.view = _ServerView(remaining=remaining, reset=reset, seq=seq, span=span)
         self._heard.notify()
 
@@ -186,6 +232,7 @@ class _RateWindow:
                 if window is not None:
                     window.record(now)
             self.seq += 1
+            self.unanswered.sent(self.seq)
             return self.seq
 
 
@@ -397,7 +444,8 @@ class RequestBudget:
         return await self._rate.admit()
 
     async def observe(self, quota: Quota | None, *, seq: int) -> None:
-        """Learn from one answer's quota fields (``seq`` orders answers by send time)."""
+        """Learn from the answer to request ``seq`` (``None``: it said nothing of quotas)."""
+        self._rate.unanswered.answered(seq)
         if quota is None:
             return
         if quota.rate_limit:
@@ -407,7 +455,7 @@ class RequestBudget:
             if quota.rate_remaining <= 0:
                 self._pause(wait, "its rate-limit reset time")
             # The same cap as the pause: a reset years away is not believed either.
-            reset = self._clock() + min(max(wait, 0.0), self._max_pause)
+            reset = self._clock() + with_margin(min(max(wait, 0.0), self._max_pause))
             self._rate.heard(quota.rate_remaining, reset, seq)
         if quota.concurrent_limit:
             self._tasks.limit = quota.concurrent_limit

@@ -736,11 +736,13 @@ class AsyncSoraClient:
             await self._budget.back_off(error.retry_after)
 
     async def _learn_quota(self, quota: Quota | None, seq: int | None) -> None:
-        if quota is None or quota.is_empty:
-            return
-        if quota != self._quota_seen:  # most answers repeat the last one: nothing to merge
+        if quota is not None and quota.is_empty:
+            quota = None
+        # Most answers repeat the last one: nothing to merge.
+        if quota is not None and quota != self._quota_seen:
             self._quota_seen = quota
             self._quota = self._quota.merged(quota)
+        # Told even without quota fields: the budget counts the requests not yet answered.
         await self._budget.observe(quota, seq=seq if seq is not None else -1)
 
     def _job_from(self, payload: Any, response: httpx.Response) -> Job:

@@ -30,7 +30,7 @@ from typing import Any
 
 import anyio
 
-from .._budget import PauseCap, Ticket, daily_spent_error
+from .._budget import PauseCap, Ticket, Unanswered, daily_spent_error, with_margin
 from .._errors import InvalidRequestError
 from .._limits import Limits
 from .._models import Job, Quota
@@ -323,6 +323,7 @@ class RedisBudget:
         self._warned = False
         self._scripts: dict[str, Any] = {}
         self._wake: anyio.Event | None = None
+        self._unanswered = Unanswered(time.monotonic)
 
     # -- what the client reads --------------------------------------------------------------
 
@@ -386,12 +387,14 @@ class RedisBudget:
         while True:
             answer = await self._script("admit", _ADMIT, [self._ns], args)
             if int(answer[0]) == 1:
+                self._unanswered.sent(int(answer[1]))
                 return int(answer[1])
             wait = int(answer[1]) / 1000
             # A new answer may end a probe's wait sooner: look again soon.
             await anyio.sleep(min(wait, self._tick) if int(answer[2]) else wait)
 
     async def observe(self, quota: Quota | None, *, seq: int) -> None:
+        self._unanswered.answered(seq)
         if quota is None:
             return
         if quota.daily_remaining is not None:
@@ -411,8 +414,9 @@ class RedisBudget:
             wait = quota.rate_reset.timestamp() - time.time()
             if quota.rate_remaining <= 0:
                 await self._pause(wait, "its rate-limit reset time")
-            wait = min(max(wait, 0.0), self._cap.max_pause)
-            args = [quota.rate_remaining, self._ms(wait), seq, quota.rate_limit or 0]
+            wait = with_margin(min(max(wait, 0.0), self._cap.max_pause))
+            remaining = quota.rate_remaining - self._unanswered.before(seq)
+            args = [remaining, self._ms(wait), seq, quota.rate_limit or 0]
             await self._script("heard", _HEARD, [self._ns], args)
         if quota.concurrent_limit:
             await self._call(

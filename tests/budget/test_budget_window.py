@@ -145,3 +145,25 @@ async def test_a_simulated_batch_against_an_8_per_2s_server_finishes_in_seconds(
     # Virtual seconds the batch spent waiting on the rate window: a few 2 s windows, not
     # the published minute.
     assert clock() < 20.0, clock()
+
+
+async def test_a_request_overtaken_on_the_way_is_not_taken_for_a_free_one() -> None:
+    # Two requests on two connections: the second's answer comes first and says 1 remains,
+    # but the first may not have reached the server yet. It is counted as spent.
+    clock = ManualClock()
+    budget = virtual_budget(clock)
+    first, second = await budget.admit(), await budget.admit()
+    await budget.observe(headers(clock, remaining=1, reset_in=3.0), seq=second)
+    await budget.admit()
+    assert clock() >= 3.0
+    assert first < second
+
+
+async def test_an_earlier_request_already_answered_is_not_counted_twice() -> None:
+    clock = ManualClock()
+    budget = virtual_budget(clock)
+    first, second = await budget.admit(), await budget.admit()
+    await budget.observe(None, seq=first)  # answered, whatever it said
+    await budget.observe(headers(clock, remaining=1, reset_in=3.0), seq=second)
+    await budget.admit()
+    assert clock() == 0

@@ -115,14 +115,14 @@ async def test_a_crashed_process_leases_lapse(redis: RedisServer) -> None:
 
 async def test_held_leases_are_renewed_while_the_process_lives(redis: RedisServer) -> None:
     provider = AsyncSoraClient(api_key=KEY, provider="soravideo").provider
-    holder = make_budget(redis.url, provider=provider, api_key=KEY, time_scale=0.05)  # 1.5 s
-    other = make_budget(redis.url, provider=provider, api_key=KEY, time_scale=0.05)
+    holder = make_budget(redis.url, provider=provider, api_key=KEY, time_scale=0.1)  # 3 s
+    other = make_budget(redis.url, provider=provider, api_key=KEY, time_scale=0.1)
     async with anyio.create_task_group() as group:
         group.start_soon(holder.run)
         for n in range(3):
             async with holder.submission() as ticket:
                 ticket.accepted(f"job-{n}", counted_by_server=False)
-        with anyio.move_on_after(2.25) as scope:  # past one lease: renewed, still held
+        with anyio.move_on_after(3.5) as scope:  # past one lease: renewed, still held
             async with other.submission():
                 pass
         assert scope.cancelled_caught
@@ -147,7 +147,9 @@ async def test_redis_killed_mid_run_fails_safe_and_loses_no_job(
     redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="sora_async")
-    with serve_simulator(provider="codefast", time_scale=0.01, workers=1) as server:
+    # Three tasks at once and one submit at a time: the fourth submit waits for a slot (a
+    # job's whole run, 0.6 s at least) while Redis is killed, so the kill lands mid-run.
+    with serve_simulator(provider="codefast", time_scale=0.02, workers=1) as server:
         simulator = server.simulator
 
         async def kill_after_three() -> None:
@@ -156,10 +158,13 @@ async def test_redis_killed_mid_run_fails_safe_and_loses_no_job(
                 await anyio.sleep(0.005)
             redis.kill()
 
-        client = server.client(shared_state=redis.url, api_key=KEY)
+        client = server.client(
+            shared_state=redis.url, api_key=KEY, limits=Limits(concurrent_tasks=3)
+        )
         async with client, anyio.create_task_group() as group:
             group.start_soon(kill_after_three)
-            result = await client.generate_batch([f"p{i}" for i in range(12)])
+            prompts = [f"p{i}" for i in range(12)]
+            result = await client.generate_batch(prompts, max_submitting=1)
         submitted = simulator.counters.submits
         server_ids = {job["id"] for job in simulator_jobs(server)}
     kept = {item.job.id for item in result.items if item.job is not None}
