@@ -182,13 +182,17 @@ def test_another_service_and_an_unreachable_server_are_journal_errors(pg_url: st
 def test_a_killed_server_is_a_journal_error(pg_url: str, workers: ExitStack) -> None:
     a = worker(workers, pg_url)
     a.recall(0, request("zero"))
+    a.recall(1, request("one"))
+    a.intent(1, request("one"))  # on the wire when the server goes
     with psycopg.connect(pg_url, autocommit=True) as admin:
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid != pg_backend_pid()"
         )
     with pytest.raises(JournalError, match=r"failed: .*nothing more is sent"):
-        a.intent(0, request("zero"))
+        a.intent(0, request("zero"))  # raised before the submit's first byte leaves
+    with pytest.raises(JournalError, match="prompt 1 is job job-1 on the server, not recorded"):
+        a.submitted(1, job("job-1"))
 
 
 def test_the_lease_from_the_environment() -> None:
