@@ -84,16 +84,17 @@ def workers(
     folder: Path,
     prompts: int = PROMPTS,
     lease: float = LEASE,
+    provider: str = "openai",
 ) -> Iterator[list[Worker]]:
     """``count`` ``sora-async batch`` processes on one prompt file and one journal (a
-    PostgreSQL URL, or a SQLite path for one), the openai protocol."""
+    PostgreSQL URL, or a SQLite path for one)."""
     path = prompt_file(folder, prompts)
     started = []
     with ExitStack() as stack:
         for n in range(count):
             out = folder / f"worker{n}.jsonl"
             command = [sys.executable, "-m", "sora_async.cli", "batch", str(path)]
-            command += ["--provider", "openai", "--base-url", sim_url, "--api-key", "sk-one"]
+            command += ["--provider", provider, "--base-url", sim_url, "--api-key", "sk-one"]
             command += ["--poll-interval", "0.05", "--max-poll-interval", "0.2"]
             command += ["--journal", journal, "--out", str(out)]
             command += ["--shared-state", shared_state] if shared_state else []
