@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +55,7 @@ class Postgres:
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a killed server cannot be stopped cleanly
             self._server.cleanup()
+        shutil.rmtree(self.pgdata, ignore_errors=True)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 
 import anyio
 import httpx
@@ -155,6 +156,24 @@ def test_moved_and_edited_prompts_keep_the_sqlite_rules(pg_url: str) -> None:
         assert second.recall(2, request("a black cat")) is None
         assert second.moved == 1
         assert [(r.index, r.job_id) for r in second.unmatched()] == [(1, "job-1")]
+
+
+def test_a_skipped_line_is_shared_now_and_sent_the_next_day(
+    pg_url: str, workers: ExitStack
+) -> None:
+    reset = datetime(2026, 12, 3, tzinfo=UTC)
+    skipped = BatchItem(
+        index=0, request=request("zero"), status="skipped", error="daily limit", reset_at=reset
+    )
+    a, b = worker(workers, pg_url), worker(workers, pg_url)
+    a.recall(0, request("zero"))
+    a.ended(skipped)
+    same = b.recall(0, request("zero"))  # this run: the same line in every worker's --out
+    assert same is not None and same.item is not None
+    assert same.item.status == "skipped" and same.item.reset_at == reset
+    workers.close()
+    with PostgresJournal(pg_url, target=TARGET) as tomorrow:  # the next run sends it
+        assert tomorrow.recall(0, request("zero")) is None
 
 
 def test_an_earlier_runs_doubt_is_settled_by_one_worker(pg_url: str, workers: ExitStack) -> None:
