@@ -25,7 +25,7 @@ import psycopg
 
 PROMPTS = 60
 #: Seconds a worker's claims outlive it (SORA_JOURNAL_LEASE): short, for the takeovers.
-LEASE = 1.5
+LEASE = 2.5
 
 
 class Postgres:

@@ -82,6 +82,16 @@ def in_flight(journal: str, pid: int) -> list[str]:
     return [row[0] for row in rows]
 
 
+def joined(journal: str) -> int:
+    """How many workers have opened the journal."""
+    with psycopg.connect(journal) as db:
+        try:
+            row = db.execute("SELECT count(*) FROM sora_workers").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return 0
+    return int(row[0]) if row else 0
+
+
 @pytest.mark.parametrize(
     ("provider", "count", "scale"), [("openai", PROMPTS, "0.01"), ("soravideo", 18, "0.004")]
 )
@@ -93,6 +103,11 @@ def test_a_worker_killed_is_taken_over(
     tasks at once make it slow: fewer prompts, faster simulated time)."""
     at = random.Random(SEED).randint(3, count // 2)  # the submit count to kill at
     with simulator_process(provider, "--time-scale", scale) as sim_url:
+        # Every submit slow (half a second on the wire): the worker is killed with one out,
+        # whose answer it never reads (the server makes the video all the same).
+        inject = httpx.URL(sim_url).copy_with(path="/_sim/inject")
+        slow = {"kind": "slow", "route": "submit", "times": count, "seconds": 0.5 / float(scale)}
+        httpx.post(inject, json=slow).raise_for_status()
         with workers(
             3,
             sim_url=sim_url,
@@ -103,11 +118,6 @@ def test_a_worker_killed_is_taken_over(
             prompts=count,
         ) as run:
             wait_for(lambda: counters(sim_url)["submits"] >= at)
-            # Submits slow from now on (0.3 s on the wire): kill the worker with one out,
-            # whose answer it never reads (the server makes the video all the same).
-            inject = httpx.URL(sim_url).copy_with(path="/_sim/inject")
-            slow = {"kind": "slow", "route": "submit", "times": count, "seconds": 30}
-            httpx.post(inject, json=slow).raise_for_status()
             wait_for(lambda: in_flight(pg_url, run[0].process.pid))
             run[0].process.kill()
             run[0].process.wait(10)
@@ -145,6 +155,7 @@ def test_the_journal_server_killed_mid_run(redis: RedisServer, tmp_path: Path) -
         with workers(
             3, sim_url=sim_url, journal=journal, shared_state=redis.url, folder=tmp_path
         ) as run:
+            wait_for(lambda: joined(journal) == 3)  # every worker is in the run
             wait_for(lambda: counters(sim_url)["submits"] >= 10)
             postgres.kill()
             results = [finish(worker) for worker in run]
