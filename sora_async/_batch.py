@@ -147,6 +147,8 @@ class BatchRunner:
         self._awaiting: set[int] = set()
         self._held: dict[int, GenerationRequest] = {}
         self._group: anyio.abc.TaskGroup | None = None
+        # One settling at a time: two at once could each judge the other's adoption anew.
+        self._settling = anyio.Lock()
 
     def start(
         self, group: anyio.abc.TaskGroup, prompts: PromptSource, params: dict[str, Any]
@@ -221,7 +223,8 @@ class BatchRunner:
         if not isinstance(self._journal, DoubtJournal):
             return
         try:
-            self._awaiting = await settle_doubts(self._client, self._journal)
+            async with self._settling:
+                self._awaiting = await settle_doubts(self._client, self._journal)
         except SoraError as error:
             # They stay in doubt (never resent unless asked); the run goes on.
             logger.warning("could not check the submits in doubt: %s", error)

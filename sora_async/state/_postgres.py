@@ -51,7 +51,7 @@ from .._journal import (
     request_hash,
     shown_location,
 )
-from .._models import BatchItem, GenerationRequest
+from .._models import BatchItem, GenerationRequest, Job
 
 __all__ = ["DEFAULT_LEASE", "PostgresJournal", "lease_from_env", "psycopg_module"]
 
@@ -323,6 +323,14 @@ class PostgresJournal(JournalRows):
             raise JournalError(
                 f"prompt {index} was taken over by another worker of {self.where}: not sent"
             )
+
+    def submitted(self, index: int, job: Job) -> None:
+        try:
+            super().submitted(index, job)
+        except JournalError as error:  # the job id must not be lost with the connection
+            raise JournalError(
+                f"{error}; prompt {index} is job {job.id} on the server, not recorded"
+            ) from None
 
     def ended(self, item: BatchItem) -> None:
         """This prompt's line: every worker of the run writes it too."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import psycopg
 
 PROMPTS = 60
 #: Seconds a worker's claims outlive it (SORA_JOURNAL_LEASE): short, for the takeovers.
-LEASE = 1.5
+LEASE = 2.5
 
 
 class Postgres:
@@ -54,6 +55,7 @@ class Postgres:
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a killed server cannot be stopped cleanly
             self._server.cleanup()
+        shutil.rmtree(self.pgdata, ignore_errors=True)
 
 
 @dataclass
@@ -84,16 +86,17 @@ def workers(
     folder: Path,
     prompts: int = PROMPTS,
     lease: float = LEASE,
+    provider: str = "openai",
 ) -> Iterator[list[Worker]]:
     """``count`` ``sora-async batch`` processes on one prompt file and one journal (a
-    PostgreSQL URL, or a SQLite path for one), the openai protocol."""
+    PostgreSQL URL, or a SQLite path for one)."""
     path = prompt_file(folder, prompts)
     started = []
     with ExitStack() as stack:
         for n in range(count):
             out = folder / f"worker{n}.jsonl"
             command = [sys.executable, "-m", "sora_async.cli", "batch", str(path)]
-            command += ["--provider", "openai", "--base-url", sim_url, "--api-key", "sk-one"]
+            command += ["--provider", provider, "--base-url", sim_url, "--api-key", "sk-one"]
             command += ["--poll-interval", "0.05", "--max-poll-interval", "0.2"]
             command += ["--journal", journal, "--out", str(out)]
             command += ["--shared-state", shared_state] if shared_state else []

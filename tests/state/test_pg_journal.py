@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 
 import anyio
 import httpx
@@ -12,14 +13,16 @@ import psycopg
 import pytest
 
 from sora_async import AsyncSoraClient, BatchItem, BatchResult, GenerationRequest, Job, JobStatus
+from sora_async._batch import Recall
 from sora_async._errors import InvalidRequestError
 from sora_async._journal import CRASHED, JournalError, open_journal
 from sora_async.simulator import Simulator
 from sora_async.state._postgres import PostgresJournal, lease_from_env
 
 TARGET = "openai http://127.0.0.1:9"
-#: Seconds a worker's claims outlive it here: short, and waited for by condition.
-LEASE = 0.3
+#: Seconds the claims of a worker that dies here outlive it: short, waited for by condition.
+#: A live worker's lease is long, so that a busy machine never makes it look dead.
+LEASE = 1.0
 
 
 def request(prompt: str) -> GenerationRequest:
@@ -36,8 +39,16 @@ def workers(pg_url: str) -> Iterator[ExitStack]:
         yield stack
 
 
-def worker(stack: ExitStack, url: str, lease: float = LEASE) -> PostgresJournal:
+def worker(stack: ExitStack, url: str, lease: float = 30.0) -> PostgresJournal:
     return stack.enter_context(PostgresJournal(url, target=TARGET, lease=lease))
+
+
+async def after_wait(recall: Recall | None) -> Recall | None:
+    """What a worker gets for a prompt another worker held, once that one is gone."""
+    if recall is not None and recall.elsewhere is not None:
+        with anyio.fail_after(10):
+            return await recall.elsewhere()
+    return recall
 
 
 def die(journal: PostgresJournal) -> None:
@@ -92,29 +103,25 @@ async def test_a_waiting_worker_gets_the_line_the_owner_wrote(
 async def test_a_dead_workers_intent_is_in_doubt_never_resent(
     pg_url: str, workers: ExitStack
 ) -> None:
-    a, b = worker(workers, pg_url), worker(workers, pg_url)
+    a, b = worker(workers, pg_url, LEASE), worker(workers, pg_url)
     a.recall(0, request("zero"))
     a.intent(0, request("zero"))  # the submit may be on the wire; then SIGKILL
     die(a)
-    held = b.recall(0, request("zero"))
-    assert held is not None and held.elsewhere is not None  # a's lease is still good
-    with anyio.fail_after(10):
-        recall = await held.elsewhere()
+    recall = await after_wait(b.recall(0, request("zero")))
     assert recall is not None and recall.unknown == CRASHED
     assert [doubt.index for doubt in b.in_doubt()] == [0]  # b settles it, and only b
 
 
 @pytest.mark.anyio
 async def test_a_dead_workers_claim_and_job_are_taken_over(pg_url: str, workers: ExitStack) -> None:
-    a, b = worker(workers, pg_url), worker(workers, pg_url)
+    a, b = worker(workers, pg_url, LEASE), worker(workers, pg_url)
     a.recall(0, request("zero"))  # claimed, nothing sent
     a.recall(1, request("one"))
     a.intent(1, request("one"))
     a.submitted(1, job("job-1"))
     die(a)
-    waits = [b.recall(i, request(p)) for i, p in enumerate(("zero", "one"))]
-    with anyio.fail_after(10):
-        free, followed = [await w.elsewhere() for w in waits if w and w.elsewhere]
+    free = await after_wait(b.recall(0, request("zero")))
+    followed = await after_wait(b.recall(1, request("one")))
     assert free is None  # never sent: b submits it
     assert followed is not None and followed.job is not None and followed.job.id == "job-1"
     b.intent(0, request("zero"))  # b holds it now
@@ -122,13 +129,10 @@ async def test_a_dead_workers_claim_and_job_are_taken_over(pg_url: str, workers:
 
 @pytest.mark.anyio
 async def test_a_worker_whose_lease_lapsed_sends_nothing(pg_url: str, workers: ExitStack) -> None:
-    a, b = worker(workers, pg_url), worker(workers, pg_url)
+    a, b = worker(workers, pg_url, LEASE), worker(workers, pg_url)
     a.recall(0, request("zero"))
     a._heartbeat.stop()  # frozen: alive, but its lease lapses
-    held = b.recall(0, request("zero"))
-    assert held is not None and held.elsewhere is not None
-    with anyio.fail_after(10):
-        assert await held.elsewhere() is None  # b takes it over
+    assert await after_wait(b.recall(0, request("zero"))) is None  # b takes it over
     with pytest.raises(JournalError, match="taken over by another worker"):
         a.intent(0, request("zero"))
 
@@ -157,6 +161,24 @@ def test_moved_and_edited_prompts_keep_the_sqlite_rules(pg_url: str) -> None:
         assert [(r.index, r.job_id) for r in second.unmatched()] == [(1, "job-1")]
 
 
+def test_a_skipped_line_is_shared_now_and_sent_the_next_day(
+    pg_url: str, workers: ExitStack
+) -> None:
+    reset = datetime(2026, 12, 3, tzinfo=UTC)
+    skipped = BatchItem(
+        index=0, request=request("zero"), status="skipped", error="daily limit", reset_at=reset
+    )
+    a, b = worker(workers, pg_url), worker(workers, pg_url)
+    a.recall(0, request("zero"))
+    a.ended(skipped)
+    same = b.recall(0, request("zero"))  # this run: the same line in every worker's --out
+    assert same is not None and same.item is not None
+    assert same.item.status == "skipped" and same.item.reset_at == reset
+    workers.close()
+    with PostgresJournal(pg_url, target=TARGET) as tomorrow:  # the next run sends it
+        assert tomorrow.recall(0, request("zero")) is None
+
+
 def test_an_earlier_runs_doubt_is_settled_by_one_worker(pg_url: str, workers: ExitStack) -> None:
     with PostgresJournal(pg_url, target=TARGET) as first:
         first.recall(0, request("zero"))
@@ -182,13 +204,17 @@ def test_another_service_and_an_unreachable_server_are_journal_errors(pg_url: st
 def test_a_killed_server_is_a_journal_error(pg_url: str, workers: ExitStack) -> None:
     a = worker(workers, pg_url)
     a.recall(0, request("zero"))
+    a.recall(1, request("one"))
+    a.intent(1, request("one"))  # on the wire when the server goes
     with psycopg.connect(pg_url, autocommit=True) as admin:
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid != pg_backend_pid()"
         )
     with pytest.raises(JournalError, match=r"failed: .*nothing more is sent"):
-        a.intent(0, request("zero"))
+        a.intent(0, request("zero"))  # raised before the submit's first byte leaves
+    with pytest.raises(JournalError, match="prompt 1 is job job-1 on the server, not recorded"):
+        a.submitted(1, job("job-1"))
 
 
 def test_the_lease_from_the_environment() -> None:
@@ -212,7 +238,7 @@ async def test_two_clients_share_one_batch_on_both_backends(pg_url: str) -> None
             http_client=httpx.AsyncClient(transport=simulator.transport()),
             allow_insecure_http=True,
         )
-        with PostgresJournal(pg_url, target=TARGET, lease=LEASE) as journal:
+        with PostgresJournal(pg_url, target=TARGET) as journal:
             async with client:
                 results.append(await client.generate_batch(prompts, journal=journal))
 
