@@ -238,15 +238,12 @@ class PostgresJournal(JournalRows):
     def recall(self, index: int, request: GenerationRequest) -> Recall | None:
         """Claim this prompt for this worker, or say who has it (see the module's text)."""
         digest = request_hash(request)
-        psycopg = psycopg_module()
         for _ in range(5):
             try:
-                with self._db.transaction():
+                with self._transaction():
                     return self._claim(index, request, digest)
             except _Again:
                 continue  # another worker inserted or moved a row of it meanwhile: look again
-            except psycopg.Error as exc:  # at commit
-                raise self._failed(exc) from None
         raise JournalError(f"prompt {index}: could not claim it in {self.where}")
 
     def _claim(self, index: int, request: GenerationRequest, digest: str) -> Recall | None:
@@ -428,6 +425,19 @@ class PostgresJournal(JournalRows):
         yield from self._sql("SELECT * FROM sora_prompts ORDER BY idx, request_hash")
 
     # -- internals --------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction; a failed one is rolled back quietly (the server may be gone, and
+        the error that matters is the first)."""
+        self._sql("BEGIN")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._db.execute("ROLLBACK")
+            raise
+        self._sql("COMMIT")
 
     def _sql(self, query: str, params: Any = None) -> Any:
         """One statement; a database failure is a :class:`JournalError` naming the journal."""
