@@ -57,6 +57,8 @@ __all__ = ["DEFAULT_LEASE", "PostgresJournal", "lease_from_env", "psycopg_module
 
 #: Seconds a worker's claims outlive its last heartbeat.
 DEFAULT_LEASE = 30.0
+#: Prompts waited for at once before the looks at each one slow down (the database's load).
+_WAITS = 500
 _SCHEMA_VERSION = "1"
 # One lock for creating the tables and joining a run (several workers open at once).
 _SETUP_LOCK = 0x50A_A5C
@@ -161,6 +163,7 @@ class PostgresJournal(JournalRows):
         self.lease = lease if lease is not None else lease_from_env()
         self.moved = 0
         self._open: dict[int, tuple[str, str | None]] = {}
+        self._waiting = 0  # prompts this worker waits for another worker's line of
         try:
             self._db = psycopg.connect(
                 url, autocommit=True, row_factory=dict_row, connect_timeout=10
@@ -238,15 +241,12 @@ class PostgresJournal(JournalRows):
     def recall(self, index: int, request: GenerationRequest) -> Recall | None:
         """Claim this prompt for this worker, or say who has it (see the module's text)."""
         digest = request_hash(request)
-        psycopg = psycopg_module()
         for _ in range(5):
             try:
-                with self._db.transaction():
+                with self._transaction():
                     return self._claim(index, request, digest)
             except _Again:
                 continue  # another worker inserted or moved a row of it meanwhile: look again
-            except psycopg.Error as exc:  # at commit
-                raise self._failed(exc) from None
         raise JournalError(f"prompt {index}: could not claim it in {self.where}")
 
     def _claim(self, index: int, request: GenerationRequest, digest: str) -> Recall | None:
@@ -298,13 +298,34 @@ class PostgresJournal(JournalRows):
         return row
 
     async def _wait(self, index: int, request: GenerationRequest) -> Recall | None:
-        """Until the worker that has this prompt wrote its line, or died."""
-        gap = min(2.0, max(0.05, self.lease / 6))
-        while True:
-            await anyio.sleep(gap)
-            recall = self.recall(index, request)
-            if recall is None or recall.elsewhere is None:
-                return recall
+        """Until the worker that has this prompt wrote its line, or died.
+
+        One light look per prompt every few seconds (a lease's sixth, at most 2 s), slower
+        while many prompts are waited for, so that the database is never flooded; the claim
+        is taken again only once the look says it is worth it.
+        """
+        digest = request_hash(request)
+        self._waiting += 1
+        try:
+            while True:
+                gap = min(2.0, max(0.05, self.lease / 6)) * max(1.0, self._waiting / _WAITS)
+                await anyio.sleep(gap)
+                if not self._ready(index, digest):
+                    continue
+                recall = self.recall(index, request)
+                if recall is None or recall.elsewhere is None:
+                    return recall
+        finally:
+            self._waiting -= 1
+
+    def _ready(self, index: int, digest: str) -> bool:
+        """Whether a prompt waited for has its line, or its worker died (one statement)."""
+        row = self._fetch(
+            f"SELECT (run = %s AND done) OR NOT {_alive('owner')} AS ready FROM sora_prompts "
+            "WHERE idx = %s AND request_hash = %s",
+            (self.run, index, digest),
+        )
+        return row is None or bool(row["ready"])
 
     def intent(
         self, index: int, request: GenerationRequest, *, remaining: int | None = None
@@ -428,6 +449,19 @@ class PostgresJournal(JournalRows):
         yield from self._sql("SELECT * FROM sora_prompts ORDER BY idx, request_hash")
 
     # -- internals --------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction; a failed one is rolled back quietly (the server may be gone, and
+        the error that matters is the first)."""
+        self._sql("BEGIN")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._db.execute("ROLLBACK")
+            raise
+        self._sql("COMMIT")
 
     def _sql(self, query: str, params: Any = None) -> Any:
         """One statement; a database failure is a :class:`JournalError` naming the journal."""
