@@ -24,7 +24,7 @@ import anyio
 import anyio.abc
 
 from ._errors import AuthenticationError, NotFoundError, SoraError
-from ._estimates import WINDOW_GAP, Estimates, Known
+from ._estimates import Estimates, Known
 from ._models import Job, JobStatus
 
 __all__ = ["Listener", "PollScheduler"]
@@ -200,7 +200,8 @@ class PollScheduler:
         """
         if self._list_jobs is None:
             return False
-        soon, later = now + self._min * WINDOW_GAP, now + self._max
+        soon = now + self._estimates.window_gap(now, self._min, self.tracked)
+        later = now + self._max
         worth = float(len(due))
         for entry in self._entries.values():
             if not entry.in_flight and entry.due <= later:
