@@ -16,7 +16,6 @@ times. :class:`Estimates` lives on the client and outlives batches: what one bat
 from __future__ import annotations
 
 import math
-import statistics
 from collections import deque
 from dataclasses import dataclass
 
@@ -166,6 +165,19 @@ class Estimates:
         self.progress_seen = False  # whether this service reports progress at all
         self.predicted: deque[float] = deque(maxlen=_SAMPLES)  # service times progress foretold
         self.costs = Costs()
+        # Quantiles asked for each of thousands of tracked jobs: sorted once per change.
+        self._memo: dict[tuple[int, float], float] = {}
+        self._gap: tuple[float, float, int, float] | None = None
+
+    def _quantile(self, values: deque[float], q: float) -> float:
+        key = (id(values), q)
+        if key not in self._memo:
+            self._memo[key] = quantile(values, q)
+        return self._memo[key]
+
+    def _changed(self) -> None:
+        self._memo.clear()
+        self._gap = None
 
     @property
     def any_finished(self) -> bool:
@@ -180,11 +192,13 @@ class Estimates:
             # jobs take: a queued job's first look waits for it.
             known.predicted = True
             self.predicted.append(100 / rate)
+            self._changed()
 
     def finished(self, known: Known, now: float) -> None:
         """One job was seen completed at ``now``."""
         self.turnaround.append(now - known.tracked_at)
         self.completions.append(now)
+        self._changed()
         if known.started is not None:
             end = min(now, known.expected_end() or now)
             self.service.append(max(end - known.started_at(), 0.0))
@@ -197,17 +211,24 @@ class Estimates:
         """
         if not self.completions:
             return interval * WINDOW_GAP
+        if self._gap is not None and self._gap[:3] == (now, interval, tracked):
+            return self._gap[3]  # a sweep asks once for each of the jobs it looked at
         recent = len(self.completions) / max(now - self.completions[0], interval)
-        typical = statistics.median(self.turnaround)
+        typical = self.turnaround_median()
         per_interval = min(recent, max(tracked, 1) / max(typical, interval)) * interval
-        return interval * min(max(1 / math.sqrt(per_interval), 1.0), WINDOW_GAP)
+        gap = interval * min(max(1 / math.sqrt(per_interval), 1.0), WINDOW_GAP)
+        self._gap = (now, interval, tracked, gap)
+        return gap
 
     def service_quantile(self, q: float) -> float:
-        return quantile(self.service, q)
+        return self._quantile(self.service, q)
+
+    def turnaround_median(self) -> float:
+        return self._quantile(self.turnaround, 0.5)
 
     def turnaround_low(self) -> float:
         """The shortest turnaround seen (``nan`` before the first)."""
-        return min(self.turnaround, default=math.nan)
+        return self._quantile(self.turnaround, 0.0)
 
     def next_look(
         self, known: Known, *, now: float, interval: float, longest: float, tracked: int = 1
@@ -245,7 +266,7 @@ class Estimates:
             # With progress, one look late enough to read a telling figure times the rest;
             # without, the window opens when the quickest job so far was done.
             timed = self.progress_seen and known.progress is None
-            opens = base + quantile(samples, FIRST_LOOK_QUANTILE if timed else 0.0)
+            opens = base + self._quantile(samples, FIRST_LOOK_QUANTILE if timed else 0.0)
             if opens > now:
                 return opens
         elif not self.any_finished:
