@@ -350,15 +350,7 @@ def app_for(fake: Fake) -> Any:
     """The ASGI app: JSON in, JSON out."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
+        if scope["type"] != "http":  # served with lifespan="off": nothing else comes
             return
         raw = b""
         while True:
@@ -395,7 +387,7 @@ def app_for(fake: Fake) -> Any:
 
 async def serve(fake: Fake) -> None:
     config = uvicorn.Config(
-        app_for(fake), host="127.0.0.1", port=0, log_level="warning", http="h11", lifespan="on"
+        app_for(fake), host="127.0.0.1", port=0, log_level="warning", http="h11", lifespan="off"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -24,12 +24,16 @@ from ._models import Job, JobStatus
 __all__ = ["Costs", "Estimates", "Known"]
 
 #: Before anything has finished, the next look comes after this share of a job's age: the
-#: gaps grow (3, 3.75, 4.7 ... s) instead of sweeping at a fixed pace, and a job is seen
-#: at most a quarter of its own turnaround late.
-GROWTH = 0.25
+#: gaps grow (3 s until 9 s, then 4, 5.3, 7.1 ... s) instead of sweeping at a fixed pace,
+#: and the first job to end is seen at most a third of its own turnaround late.
+GROWTH = 1 / 3
 #: Where a job may finish any moment (its window has opened and nothing narrows it down),
-#: looks come this many poll intervals apart: the p95 detection delay stays near it.
-WINDOW_GAP = 1.5
+#: looks come 1 to WINDOW_GAP poll intervals apart: every interval while jobs end at least
+#: once an interval, further apart as they end more rarely (by the square root of the
+#: rate: the gap that spends the fewest requests for the delay it costs). At small N a
+#: few seconds of delay save most of the sweeps; at large N detection stays within one.
+WINDOW_GAP = 2.5
+_RECENT = 8  # completions the current rate is read from
 #: The first look at a job whose progress will time the rest, as a quantile of the service
 #: times seen: later saves a look for the short jobs, earlier sees them sooner (a job found
 #: finished at that look waited for it). A third balances the two.
@@ -157,9 +161,23 @@ class Estimates:
     def __init__(self) -> None:
         self.service: deque[float] = deque(maxlen=_SAMPLES)
         self.turnaround: deque[float] = deque(maxlen=_SAMPLES)
+        self.completions: deque[float] = deque(maxlen=_RECENT)  # when jobs were seen done
         self.progress_seen = False  # whether this service reports progress at all
         self.predicted: deque[float] = deque(maxlen=_SAMPLES)  # service times progress foretold
         self.costs = Costs()
+        # Quantiles asked for each of thousands of tracked jobs: sorted once per change.
+        self._memo: dict[tuple[int, float], float] = {}
+        self._gap: tuple[float, float, int, float] | None = None
+
+    def _quantile(self, values: deque[float], q: float) -> float:
+        key = (id(values), q)
+        if key not in self._memo:
+            self._memo[key] = quantile(values, q)
+        return self._memo[key]
+
+    def _changed(self) -> None:
+        self._memo.clear()
+        self._gap = None
 
     @property
     def any_finished(self) -> bool:
@@ -174,35 +192,60 @@ class Estimates:
             # jobs take: a queued job's first look waits for it.
             known.predicted = True
             self.predicted.append(100 / rate)
+            self._changed()
 
     def finished(self, known: Known, now: float) -> None:
         """One job was seen completed at ``now``."""
         self.turnaround.append(now - known.tracked_at)
+        self.completions.append(now)
+        self._changed()
         if known.started is not None:
             end = min(now, known.expected_end() or now)
             self.service.append(max(end - known.started_at(), 0.0))
 
+    def window_gap(self, now: float, interval: float, tracked: int = 1) -> float:
+        """How far apart looks come where a job may end any moment (see WINDOW_GAP).
+
+        The rate jobs end at is the lower of the recent one (k completions since the k-th
+        last) and the ``tracked`` jobs over the typical turnaround.
+        """
+        if not self.completions:
+            return interval * WINDOW_GAP
+        if self._gap is not None and self._gap[:3] == (now, interval, tracked):
+            return self._gap[3]  # a sweep asks once for each of the jobs it looked at
+        recent = len(self.completions) / max(now - self.completions[0], interval)
+        typical = self.turnaround_median()
+        per_interval = min(recent, max(tracked, 1) / max(typical, interval)) * interval
+        gap = interval * min(max(1 / math.sqrt(per_interval), 1.0), WINDOW_GAP)
+        self._gap = (now, interval, tracked, gap)
+        return gap
+
     def service_quantile(self, q: float) -> float:
-        return quantile(self.service, q)
+        return self._quantile(self.service, q)
+
+    def turnaround_median(self) -> float:
+        return self._quantile(self.turnaround, 0.5)
 
     def turnaround_low(self) -> float:
         """The shortest turnaround seen (``nan`` before the first)."""
-        return min(self.turnaround, default=math.nan)
+        return self._quantile(self.turnaround, 0.0)
 
-    def next_look(self, known: Known, *, now: float, interval: float, longest: float) -> float:
+    def next_look(
+        self, known: Known, *, now: float, interval: float, longest: float, tracked: int = 1
+    ) -> float:
         """Seconds from ``now`` until ``known``'s job is worth a look.
 
         In order: the server's hint; the end that progress predicts; the service times seen
         since its start (or the turnarounds seen, when its start is unknown): no look
         before the shortest has passed, or, where progress will time the rest, before a
         third of them have; and, before anything has finished, a gap growing with the job's
-        age. Where nothing narrows it down, every ``WINDOW_GAP`` intervals. Kept within
+        age. Where nothing narrows it down, every :meth:`window_gap`. Kept within
         ``[interval, longest]``.
         """
-        when = self._plan(known, now, interval)
+        when = self._plan(known, now, interval, tracked)
         return min(max(when - now, interval), longest)
 
-    def _plan(self, known: Known, now: float, interval: float) -> float:
+    def _plan(self, known: Known, now: float, interval: float, tracked: int) -> float:
         if known.hint is not None:
             return now + known.hint
         end = known.expected_end()
@@ -223,9 +266,9 @@ class Estimates:
             # With progress, one look late enough to read a telling figure times the rest;
             # without, the window opens when the quickest job so far was done.
             timed = self.progress_seen and known.progress is None
-            opens = base + quantile(samples, FIRST_LOOK_QUANTILE if timed else 0.0)
+            opens = base + self._quantile(samples, FIRST_LOOK_QUANTILE if timed else 0.0)
             if opens > now:
                 return opens
         elif not self.any_finished:
             return now + GROWTH * (now - known.tracked_at)
-        return now + interval * WINDOW_GAP
+        return now + self.window_gap(now, interval, tracked)

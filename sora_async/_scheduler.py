@@ -16,7 +16,6 @@ import heapq
 import itertools
 import logging
 import math
-import statistics
 import time
 from collections.abc import Awaitable, Callable, Collection
 
@@ -24,7 +23,7 @@ import anyio
 import anyio.abc
 
 from ._errors import AuthenticationError, NotFoundError, SoraError
-from ._estimates import WINDOW_GAP, Estimates, Known
+from ._estimates import Estimates, Known
 from ._models import Job, JobStatus
 
 __all__ = ["Listener", "PollScheduler"]
@@ -183,7 +182,7 @@ class PollScheduler:
 
     def _schedule(self, entry: _Entry, now: float) -> None:
         delay = self._estimates.next_look(
-            entry.known, now=now, interval=self._min, longest=self._max
+            entry.known, now=now, interval=self._min, longest=self._max, tracked=self.tracked
         )
         when = now + delay
         if when != entry.due:
@@ -194,18 +193,13 @@ class PollScheduler:
     def sweep_pays(self, due: Collection[_Entry], now: float) -> bool:
         """Whether one list request costs less than single polls of the jobs due.
 
-        A sweep also stands for the other jobs' looks: one due within a window gap counts
-        whole, one due later (within ``max_poll_interval``) half, since a sweep now pushes
-        its look back.
+        A sweep also stands for the other jobs' looks, each due within
+        ``max_poll_interval`` at the latest: they count half.
         """
         if self._list_jobs is None:
             return False
-        soon, later = now + self._min * WINDOW_GAP, now + self._max
-        worth = float(len(due))
-        for entry in self._entries.values():
-            if not entry.in_flight and entry.due <= later:
-                worth += 1.0 if entry.due <= soon else 0.5
-        return self._estimates.costs.sweep_cheaper(worth)
+        others = max(self.tracked - len(due), 0)
+        return self._estimates.costs.sweep_cheaper(len(due) + others / 2)
 
     def _singles(self, due: list[_Entry], now: float) -> list[_Entry]:
         """The due jobs to poll one by one: where answers count the key's unfinished jobs,
@@ -246,6 +240,9 @@ class PollScheduler:
     async def _sweep(self, group: anyio.abc.TaskGroup, due: list[_Entry]) -> None:
         """One list request settles every tracked job it shows, and is a look at the rest."""
         assert self._list_jobs is not None
+        # The list shows the jobs as they were when it was asked for: the next looks are
+        # timed from then, so a slow answer (a long list) does not stretch the gaps.
+        asked = self._clock()
         async with self._semaphore:
             try:
                 listed: dict[str, Job] | None = {
@@ -263,11 +260,11 @@ class PollScheduler:
             elif job is not None:
                 self._update(entry, job, now)
                 if entry.job.id in self._entries:
-                    self._schedule(entry, now)
+                    self._schedule(entry, asked)
             elif entry in probes:
                 await self._start_poll(group, entry)
             elif listed is not None or entry.due == math.inf:
-                self._schedule(entry, now)
+                self._schedule(entry, asked)
 
     def _active_told(self, active: int, polled: _Entry, now: float) -> None:
         """An answer said how many of the key's jobs are unfinished (soravideo's
@@ -294,7 +291,7 @@ class PollScheduler:
         # leaves out gets a single poll once it is far past the usual turnaround (or, before
         # anything has finished, far past the longest gap). Oldest first, a few a sweep.
         turnarounds = self._estimates.turnaround
-        typical = statistics.median(turnarounds) if turnarounds else self._max
+        typical = self._estimates.turnaround_median() if turnarounds else self._max
         stuck = [
             e for e in due if now - e.checked_at >= max(self._max, _STUCK_TURNAROUNDS * typical)
         ]

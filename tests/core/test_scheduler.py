@@ -43,9 +43,10 @@ def finished_one(estimates: Estimates, *, tracked: float, started: float, ended:
 
 def test_before_anything_finished_the_gap_grows_with_the_jobs_age() -> None:
     estimates, known = Estimates(), Known(tracked_at=0.0)
-    gaps = [look(estimates, known, now) for now in (3.0, 12.0, 40.0, 80.0, 400.0)]
-    # Never under poll_interval, a quarter of the age after that, never over the longest.
-    assert gaps == [INTERVAL, INTERVAL, GROWTH * 40.0, GROWTH * 80.0, LONGEST]
+    gaps = [look(estimates, known, now) for now in (3.0, 6.0, 40.0, 80.0, 400.0)]
+    # Never under poll_interval, a share of the age after that, never over the longest.
+    expected = [INTERVAL, INTERVAL, GROWTH * 40.0, GROWTH * 80.0, LONGEST]
+    assert gaps == [pytest.approx(gap) for gap in expected]
 
 
 def test_a_job_is_not_looked_at_before_the_quickest_service_seen_has_passed() -> None:
@@ -56,6 +57,18 @@ def test_a_job_is_not_looked_at_before_the_quickest_service_seen_has_passed() ->
     assert look(estimates, known, 101.0, longest=100.0) == pytest.approx(59.0)
     # Once that time has passed, it may end any moment: every WINDOW_GAP intervals.
     assert look(estimates, known, 170.0, longest=100.0) == INTERVAL * WINDOW_GAP
+
+
+def test_looks_in_a_window_are_far_apart_when_jobs_end_rarely_and_close_when_often() -> None:
+    estimates = Estimates()
+    for ended in (60.0, 62.0, 63.0, 65.0, 66.0, 68.0, 69.0, 71.0):  # one every 1.5 s
+        finished_one(estimates, tracked=0.0, started=0.0, ended=ended)
+    # 200 tracked and several ending each interval: every interval.
+    assert estimates.window_gap(72.0, INTERVAL, tracked=200) == INTERVAL
+    # Four tracked of ~65 s: one ends every ~16 s, about every 5 intervals: far apart.
+    assert 2 * INTERVAL < estimates.window_gap(72.0, INTERVAL, tracked=4) <= WINDOW_GAP * INTERVAL
+    # Nothing has ended for a long while: the recent rate fades too.
+    assert estimates.window_gap(600.0, INTERVAL, tracked=200) == INTERVAL * WINDOW_GAP
 
 
 def test_one_progress_reading_times_the_end() -> None:
