@@ -90,28 +90,37 @@ def with_margin(seconds: float) -> float:
 class Unanswered:
     """Requests sent and not yet answered, by number.
 
-    An answer's ``remaining`` counts what the server had received when it wrote it; a
-    request sent earlier but overtaken on another connection may not be in it yet, so it is
-    taken off what remains. One that never gets an answer is forgotten after ``horizon``.
+    An answer's ``remaining`` counts what the server had received when it wrote it. Requests
+    travel on several connections, so one numbered earlier may reach the server later and
+    not be in it, even if its own answer came back first. Those are among the requests
+    still unanswered when the answered one was sent, so that many are taken off what
+    remains. One that never gets an answer is forgotten after ``horizon``.
     """
 
     def __init__(self, clock: Callable[[], float], horizon: float = 120.0) -> None:
         self._clock = clock
         self._horizon = horizon
         self._sent: dict[int, float] = {}
+        # Per request: when it was sent, and how many were then in flight (numbered before).
+        self._overlap: dict[int, tuple[float, int]] = {}
 
     def sent(self, seq: int) -> None:
         now = self._clock()
+        self._overlap[seq] = (now, len(self._sent))
         self._sent[seq] = now
-        oldest = next(iter(self._sent))
-        if self._sent[oldest] < now - self._horizon:  # seldom: requests lost without answer
+        oldest = next(iter(self._overlap))
+        if self._overlap[oldest][0] < now - self._horizon:  # seldom: answers never looked at
+            self._overlap = {n: v for n, v in self._overlap.items() if v[0] >= now - self._horizon}
             self._sent = {n: t for n, t in self._sent.items() if t >= now - self._horizon}
 
     def answered(self, seq: int) -> None:
         self._sent.pop(seq, None)
 
     def before(self, seq: int) -> int:
-        return sum(1 for n in self._sent if n < seq)
+        """How many requests numbered before ``seq`` its answer may not count."""
+        still_out = sum(1 for n in self._sent if n < seq)
+        sent = self._overlap.pop(seq, None)
+        return still_out if sent is None else max(sent[1], still_out)
 
 
 class _LocalWindow:

@@ -159,11 +159,28 @@ async def test_a_request_overtaken_on_the_way_is_not_taken_for_a_free_one() -> N
     assert first < second
 
 
-async def test_an_earlier_request_already_answered_is_not_counted_twice() -> None:
+async def test_an_earlier_request_answered_first_may_still_have_arrived_second() -> None:
+    # Seen under load: requests 68 and 69 reached the server after 70 and were answered
+    # first; 70's answer, written before they arrived, said 7 remained when 5 did, and the
+    # budget (which only took off requests still unanswered) drew a 429.
     clock = ManualClock()
     budget = virtual_budget(clock)
     first, second = await budget.admit(), await budget.admit()
+    await budget.observe(headers(clock, remaining=1, reset_in=3.0), seq=first)  # arrived 2nd
+    await budget.observe(headers(clock, remaining=2, reset_in=3.0), seq=second)  # written 1st
+    await budget.admit()
+    assert clock() == 0  # the one request that truly remains
+    await budget.admit()
+    assert clock() >= 3.0
+
+
+async def test_an_earlier_request_already_answered_is_not_counted_twice() -> None:
+    # Answered before the second was sent: the server had it when it counted the second.
+    clock = ManualClock()
+    budget = virtual_budget(clock)
+    first = await budget.admit()
     await budget.observe(None, seq=first)  # answered, whatever it said
+    second = await budget.admit()
     await budget.observe(headers(clock, remaining=1, reset_in=3.0), seq=second)
     await budget.admit()
     assert clock() == 0
