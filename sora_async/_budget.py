@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -124,27 +123,32 @@ class Unanswered:
 
 
 class _LocalWindow:
-    """A rolling window kept from our own send times."""
+    """A rolling window kept from our own requests, each dated from when we sent it and,
+    once answered, from its answer: the server counts it from when it received it, which
+    a busy machine can delay well past the send (and past :func:`with_margin`)."""
 
     def __init__(self, limit: int | None, window: float) -> None:
         self.limit = limit
         self.window = window
-        self._sent: deque[float] = deque()
+        self._dated: dict[int, float] = {}
 
     def wait(self, now: float) -> float:
         if not self.limit:
             return 0.0
         horizon = with_margin(self.window)
-        while self._sent and self._sent[0] <= now - horizon:
-            self._sent.popleft()
-        if len(self._sent) >= self.limit:
-            return self._sent[-self.limit] + horizon - now
+        live = sorted(t for t in self._dated.values() if t > now - horizon)
+        if len(live) >= self.limit:
+            return live[-self.limit] + horizon - now
         return 0.0
 
-    def record(self, now: float) -> None:
-        self._sent.append(now)
-        if self.limit and len(self._sent) > 4 * self.limit:
-            self._sent.popleft()
+    def record(self, seq: int, now: float) -> None:
+        self._dated[seq] = now
+        if self.limit and len(self._dated) > 4 * self.limit:
+            del self._dated[next(iter(self._dated))]
+
+    def answered(self, seq: int, now: float) -> None:
+        if seq in self._dated:
+            self._dated[seq] = max(self._dated[seq], now)
 
 
 @dataclass(slots=True)
@@ -187,6 +191,14 @@ class _RateWindow:
         self._heard = _Signal()
         self._lock = anyio.Lock(fast_acquire=True)  # no event-loop trip when free
         self.unanswered = Unanswered(clock)
+
+    def answered(self, seq: int) -> None:
+        """Request ``seq`` was answered: the server has certainly counted it by now."""
+        self.unanswered.answered(seq)
+        now = self._clock()
+        for window in (self.prior, self.own):
+            if window is not None:
+                window.answered(seq, now)
 
     def pause_until(self, when: float) -> None:
         self._paused_until = max(self._paused_until, when)
@@ -237,10 +249,10 @@ class _RateWindow:
                 if scope.cancelled_caught and view is self.view and view is not None:
                     view.probes += 1  # no answer told us more: try one more request
             now = self._clock()
+            self.seq += 1
             for window in (self.prior, self.own):
                 if window is not None:
-                    window.record(now)
-            self.seq += 1
+                    window.record(self.seq, now)
             self.unanswered.sent(self.seq)
             return self.seq
 
@@ -454,7 +466,7 @@ class RequestBudget:
 
     async def observe(self, quota: Quota | None, *, seq: int) -> None:
         """Learn from the answer to request ``seq`` (``None``: it said nothing of quotas)."""
-        self._rate.unanswered.answered(seq)
+        self._rate.answered(seq)
         if quota is None:
             return
         if quota.rate_limit:

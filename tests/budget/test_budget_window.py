@@ -184,3 +184,17 @@ async def test_an_earlier_request_already_answered_is_not_counted_twice() -> Non
     await budget.observe(headers(clock, remaining=1, reset_in=3.0), seq=second)
     await budget.admit()
     assert clock() == 0
+
+
+async def test_a_late_answer_pushes_its_slot_in_the_published_window() -> None:
+    # Seen under load: the server counts a request from when it received it, which can be
+    # long after we sent it; its answer is the one moment we know it had. Without headers,
+    # 20 a minute: all sent at 0 s, answered at 10 s, so the first slot frees at 70 s, not 60.
+    clock = ManualClock()
+    budget = virtual_budget(clock)
+    sent = [await budget.admit() for _ in range(20)]
+    clock.advance(10.0)
+    for seq in sent:
+        await budget.observe(None, seq=seq)
+    await budget.admit()
+    assert clock() >= 70.0
