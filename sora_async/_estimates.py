@@ -36,8 +36,9 @@ WINDOW_GAP = 2.5
 _RECENT = 8  # completions the current rate is read from
 #: The first look at a job whose progress will time the rest, as a quantile of the service
 #: times seen: later saves a look for the short jobs, earlier sees them sooner (a job found
-#: finished at that look waited for it). A third balances the two.
-FIRST_LOOK_QUANTILE = 1 / 3
+#: finished at that look waited for it). The median: where answers count the key's unfinished
+#: jobs, the other jobs' polls see an end before that look (``benchmarks/replay.py``).
+FIRST_LOOK_QUANTILE = 0.5
 #: Below this progress one reading says little about the finish (a percent or two of
 #: rounding is a large share): look again half-way to the estimate instead.
 TRUSTED_PROGRESS = 40.0
@@ -202,6 +203,11 @@ class Estimates:
         if known.started is not None:
             end = min(now, known.expected_end() or now)
             self.service.append(max(end - known.started_at(), 0.0))
+        elif self.progress_seen:
+            # Seen done at its first look, unread: it took at most this long. Leaving such
+            # jobs out would keep only the long ones (those read before their end), and
+            # push every next first look later.
+            self.service.append(max(now - known.earliest_start, 0.0))
 
     def window_gap(self, now: float, interval: float, tracked: int = 1) -> float:
         """How far apart looks come where a job may end any moment (see WINDOW_GAP).
@@ -219,6 +225,20 @@ class Estimates:
         gap = interval * min(max(1 / math.sqrt(per_interval), 1.0), WINDOW_GAP)
         self._gap = (now, interval, tracked, gap)
         return gap
+
+    def likely_end(self, known: Known) -> float:
+        """When ``known``'s job most likely ends: where progress says, else a median service
+        time after its earliest start (a median turnaround after tracking; before either
+        is known, the oldest first)."""
+        end = known.expected_end()
+        if end is not None:
+            return end
+        services = self.service or self.predicted
+        if services:
+            return known.earliest_start + self._quantile(services, 0.5)
+        if self.turnaround:
+            return known.tracked_at + self.turnaround_median()
+        return known.tracked_at
 
     def service_quantile(self, q: float) -> float:
         return self._quantile(self.service, q)

@@ -61,13 +61,23 @@ def _lacks_detail(job: Job) -> bool:
 
 
 class _Entry:
-    __slots__ = ("checked_at", "due", "failures", "in_flight", "job", "known", "listeners")
+    __slots__ = (
+        "capped",
+        "checked_at",
+        "due",
+        "failures",
+        "in_flight",
+        "job",
+        "known",
+        "listeners",
+    )
 
     def __init__(self, job: Job, now: float) -> None:
         self.job = job
         self.listeners: list[Listener] = []
         self.known = Known(tracked_at=now)
         self.due = math.inf
+        self.capped = False  # its next look is due only because of max_poll_interval
         self.in_flight = False
         self.failures = 0
         self.checked_at = now  # the last single poll (or when tracking began)
@@ -184,6 +194,7 @@ class PollScheduler:
         delay = self._estimates.next_look(
             entry.known, now=now, interval=self._min, longest=self._max, tracked=self.tracked
         )
+        entry.capped = delay >= self._max
         when = now + delay
         if when != entry.due:
             entry.due = when
@@ -202,16 +213,40 @@ class PollScheduler:
         return self._estimates.costs.sweep_cheaper(len(due) + others / 2)
 
     def _singles(self, due: list[_Entry], now: float) -> list[_Entry]:
-        """The due jobs to poll one by one: where answers count the key's unfinished jobs,
-        one poll (of the job expected to end first) is a look at all, so the rest wait for
-        what it says."""
-        if not self._counts_active or len(due) < 2:
+        """The jobs to poll one by one now.
+
+        Where answers count the key's unfinished jobs, one poll is a look at all of them:
+        the rest wait for what it says. The poll goes to the due job expected to end first;
+        when only ``max_poll_interval`` makes looks due, to the job whose answer tells most
+        (see :meth:`_most_telling`).
+        """
+        if not self._counts_active:
             return due
-        due.sort(key=lambda e: e.known.expected_end() or e.known.tracked_at)
-        for entry in due[1:]:
-            entry.due = now + self._min / 2  # the answer reschedules them first, normally
-            heapq.heappush(self._heap, (entry.due, next(self._order), entry))
-        return due[:1]
+        planned = [e for e in due if not e.capped]
+        if planned:
+            pick = min(planned, key=lambda e: self._estimates.likely_end(e.known))
+        else:
+            pick = self._most_telling(now) or due[0]
+        for entry in due:
+            if entry is not pick:
+                entry.due = now + self._min / 2  # the answer reschedules them first, normally
+                heapq.heappush(self._heap, (entry.due, next(self._order), entry))
+        return [pick]
+
+    def _most_telling(self, now: float) -> _Entry | None:
+        """The job worth polling when any poll would do: one likely done already (the poll
+        ends it), else one never read (its progress times its end), else the first to end.
+        A read job polled before its end would only say what is known. Only jobs last
+        polled ``poll_interval`` ago or more."""
+
+        def rank(entry: _Entry) -> tuple[bool, bool, float]:
+            end = self._estimates.likely_end(entry.known)
+            return (end > now, entry.known.progress is not None, end)
+
+        ready = [
+            e for e in self._entries.values() if not e.in_flight and now - e.checked_at >= self._min
+        ]
+        return min(ready, key=rank) if ready else None
 
     # -- single polls and list sweeps ---------------------------------------------------------
 
@@ -221,6 +256,7 @@ class PollScheduler:
         group.start_soon(self._poll_one, entry)
 
     async def _poll_one(self, entry: _Entry) -> None:
+        sent = self._clock()
         try:
             job, hint = await self._poll_status(entry.job.id)
         except SoraError as error:
@@ -231,7 +267,7 @@ class PollScheduler:
             self._update(entry, job, self._clock())
             if job.quota is not None and job.quota.concurrent_active is not None:
                 self._counts_active = True
-                self._active_told(job.quota.concurrent_active, entry, self._clock())
+                self._active_told(job.quota.concurrent_active, entry, sent, self._clock())
         finally:
             self._semaphore.release()
             entry.checked_at = self._clock()
@@ -266,22 +302,27 @@ class PollScheduler:
             elif listed is not None or entry.due == math.inf:
                 self._schedule(entry, asked)
 
-    def _active_told(self, active: int, polled: _Entry, now: float) -> None:
+    def _active_told(self, active: int, polled: _Entry, sent: float, now: float) -> None:
         """An answer said how many of the key's jobs are unfinished (soravideo's
         ``X-Concurrent-Active``): a look at every job this scheduler follows, for one request.
 
         As many as are tracked: none has finished, so each one's next look can wait. Fewer:
         that many have, and the ones expected to end first get their look now (no sooner
         than ``poll_interval`` after their last).
+
+        Only the jobs tracked when the poll was ``sent`` are counted: a job submitted while
+        it was in flight may be missing from the count, and would look like an end.
         """
-        others = [e for e in self._entries.values() if e is not polled and not e.in_flight]
-        ended = len(self._entries) - active
+        counted = [e for e in self._entries.values() if e.known.tracked_at <= sent]
+        others = [e for e in counted if e is not polled and not e.in_flight]
+        ended = len(counted) - active
         if ended <= 0:
             for entry in others:
                 self._schedule(entry, now)
             return
-        others.sort(key=lambda e: e.known.expected_end() or e.known.tracked_at)
+        others.sort(key=lambda e: self._estimates.likely_end(e.known))
         for entry in others[:ended]:
+            entry.capped = False  # one of them has ended: a look is due for its own sake
             entry.due = max(now, entry.checked_at + self._min)
             heapq.heappush(self._heap, (entry.due, next(self._order), entry))
         self._wake.set()

@@ -12,7 +12,14 @@ import anyio
 import pytest
 
 from sora_async import Job, JobStatus, Quota, SoraError
-from sora_async._estimates import BYTES_PER_REQUEST, GROWTH, WINDOW_GAP, Estimates, Known
+from sora_async._estimates import (
+    BYTES_PER_REQUEST,
+    FIRST_LOOK_QUANTILE,
+    GROWTH,
+    WINDOW_GAP,
+    Estimates,
+    Known,
+)
 from sora_async._scheduler import PollScheduler
 from sora_async.testing import ManualClock
 
@@ -104,14 +111,19 @@ def test_the_servers_hint_comes_first_within_the_bounds() -> None:
     assert look(estimates, known, 5.0) == INTERVAL  # poll_interval is the shortest gap
 
 
-def test_where_progress_times_the_rest_the_first_look_waits_for_a_third_of_the_jobs() -> None:
+def test_where_progress_times_the_rest_the_first_look_waits_for_a_share_of_the_jobs() -> None:
     estimates = Estimates()
     estimates.progress_seen = True
-    for service in (40.0, 70.0, 100.0, 130.0):
+    services = (40.0, 70.0, 100.0, 130.0)
+    for service in services:
         finished_one(estimates, tracked=0.0, started=0.0, ended=service)
     known = Known(tracked_at=1000.0)
     known.learn(job("j"), 1000.0)
-    assert look(estimates, known, 1000.0, longest=200.0) == pytest.approx(70.0)
+    # FIRST_LOOK_QUANTILE of the services seen, linear between ranks.
+    position = FIRST_LOOK_QUANTILE * (len(services) - 1)
+    low = services[int(position)]
+    expected = low + (services[int(position) + 1] - low) * (position - int(position))
+    assert look(estimates, known, 1000.0, longest=200.0) == pytest.approx(expected)
 
 
 def test_progress_foretells_service_times_before_anything_has_finished() -> None:
@@ -134,6 +146,28 @@ def test_a_completed_job_teaches_its_service_time_and_turnaround() -> None:
     estimates.finished(known, 52.0)
     assert list(estimates.turnaround) == [52.0]
     assert list(estimates.service) == [pytest.approx(50.5)]  # ended at 50.5 s by its rate
+
+
+def test_a_job_seen_done_at_its_first_look_still_teaches_a_service_time() -> None:
+    # Only jobs read before their end would teach otherwise: the long ones, and every
+    # next first look would drift later.
+    estimates = Estimates()
+    estimates.progress_seen = True
+    known = Known(tracked_at=100.0)
+    known.learn(job("j"), 100.0)  # queued at submit
+    estimates.finished(known, 160.0)
+    assert list(estimates.service) == [60.0]  # at most 60 s
+
+
+def test_without_progress_a_job_is_likely_to_end_a_median_service_after_its_start() -> None:
+    estimates = Estimates()
+    for service in (40.0, 60.0, 120.0):
+        finished_one(estimates, tracked=0.0, started=0.0, ended=service)
+    unread = Known(tracked_at=10.0)
+    unread.learn(job("u"), 10.0)
+    read = seen(Known(tracked_at=50.0), 60.0, JobStatus.PROCESSING, progress=50.0)
+    assert estimates.likely_end(unread) == pytest.approx(70.0)  # 10 s + the median 60 s
+    assert estimates.likely_end(read) == pytest.approx(70.0)  # half done after 10 s
 
 
 # -- a list sweep or single polls ---------------------------------------------------------------
@@ -296,6 +330,73 @@ def test_where_answers_count_the_active_jobs_one_of_several_due_is_polled() -> N
     chosen = poller._singles(list(due), clock())
     assert [e.job.id for e in chosen] == ["a"]  # the one expected to end first
     assert all(poller._entries[name].due == INTERVAL / 2 for name in "bc")
+
+
+@pytest.mark.anyio
+async def test_a_lower_active_count_looks_at_the_nearest_end_not_the_oldest_job() -> None:
+    # "old" was tracked first but is unread, and jobs here take ~100 s: it likely ends at
+    # 100 s; "near" is 90 % done and ends at ~11 s. The answer that one has ended sends
+    # the look to "near", not to the oldest.
+    clock = ManualClock()
+    estimates = Estimates()
+    for service in (90.0, 100.0, 110.0):
+        finished_one(estimates, tracked=0.0, started=0.0, ended=service)
+    recorder = Recorder()
+    poller = scheduler(recorder, clock, lists=False, estimates=estimates)
+    for name in ("old", "near", "asker"):
+        poller.track(job(name), ignore)
+        clock.advance(0.1)
+    poller._entries["near"].known.learn(job("near", JobStatus.PROCESSING, progress=90.0), 10.0)
+    clock.advance(10.0)
+    recorder.states["asker"] = counted("asker", active=2)
+    planned = poller._entries["old"].due
+    await poller._poll_one(poller._entries["asker"])
+    assert poller._entries["near"].due == clock()
+    assert poller._entries["old"].due == planned
+
+
+@pytest.mark.anyio
+async def test_a_job_submitted_while_a_poll_was_in_flight_is_not_taken_for_an_end() -> None:
+    # The server counted two unfinished jobs before "new" reached it; "new" was tracked
+    # while the answer travelled. Two of the two it could count are unfinished: no end.
+    clock = ManualClock()
+    poller = scheduler(Recorder(), clock, lists=False)
+    poller.track(job("a"), ignore)
+    poller.track(job("b"), ignore)
+    clock.advance(10.0)
+
+    async def slow_answer(job_id: str) -> tuple[Job, float | None]:
+        clock.advance(1.0)
+        poller.track(job("new"), ignore)
+        return counted(job_id, active=2), None
+
+    poller._poll_status = slow_answer
+    await poller._poll_one(poller._entries["a"])
+    # The answer was a look at "b": its next is an interval away at least, not now.
+    assert poller._entries["b"].due >= clock() + INTERVAL
+
+
+def test_a_look_due_only_to_the_longest_gap_goes_to_the_job_that_tells_most() -> None:
+    # Answers count the active jobs, so any poll is a look at all: when only the longest
+    # gap makes "read" due, the poll goes to "unread", whose progress will time its end,
+    # rather than to a job whose end is known and still ahead.
+    clock = ManualClock()
+    poller = scheduler(Recorder(), clock, lists=False)
+    poller._counts_active = True
+    for name in ("read", "unread"):
+        poller.track(job(name), ignore)
+    read = poller._entries["read"]
+    read.known.learn(job("read", JobStatus.PROCESSING, progress=10.0), 1.0)
+    read.known.learn(job("read", JobStatus.PROCESSING, progress=20.0), 11.0)  # ends ~91 s
+    clock.advance(LONGEST)
+    poller._schedule(read, clock() - LONGEST)
+    assert read.capped and read.due == clock()
+    chosen = poller._singles(poller._take_due(clock()), clock())
+    assert [e.job.id for e in chosen] == ["unread"]
+    # Where no other job may be polled yet (one interval since its last), the due one is.
+    poller._entries["unread"].checked_at = clock()
+    poller._schedule(read, clock() - LONGEST)
+    assert [e.job.id for e in poller._singles(poller._take_due(clock()), clock())] == ["read"]
 
 
 def test_estimates_outlive_a_scheduler_on_the_client() -> None:

@@ -1,0 +1,211 @@
+"""The poll scheduler's decisions on virtual time: the SDK against ``_fake.py`` in one process.
+
+    .venv/bin/python benchmarks/replay.py                        # issue 11's cases, 5 seeds
+    .venv/bin/python benchmarks/replay.py --case openai-20 --seeds 20 --trace
+
+No sockets and no machine noise: trio's ``MockClock`` jumps to the next deadline whenever
+every task waits, and httpx's ``ASGITransport`` hands each request to the same fake that
+``run.py`` serves over uvicorn, so a ten-minute batch takes a fraction of a second and runs
+the same way every time. It counts what the scheduler decides (requests per video,
+detection delay in poll intervals, makespan against the server's minimum); ``run.py``
+measures the same on a real server, with latency and CPU.
+
+Times are sim seconds (time scale 1): poll interval 3 s, ``max_poll_interval`` 30 s, jobs
+of 40-120 s. A seed draws the service times; the table shows each figure's mean over the
+seeds and its worst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+import trio.testing
+
+# Every clock the SDK and the fake read must be the virtual one, and the SDK binds
+# ``time.monotonic`` as a default argument at import: patch before importing either.
+_real_monotonic = time.monotonic
+_EPOCH = 1_800_000_000.0
+
+
+def _virtual() -> float:
+    try:
+        return float(trio.current_time())
+    except RuntimeError:  # outside the run (imports, set-up): the real clock
+        return _real_monotonic()
+
+
+time.monotonic = _virtual
+time.time = lambda: _EPOCH + _virtual()
+
+import anyio  # noqa: E402
+import httpx  # noqa: E402
+from _analysis import minimum_makespan, percentile  # noqa: E402
+from _fake import SORAVIDEO_LIMITS, Fake, app_for  # noqa: E402
+
+from sora_async import AsyncSoraClient  # noqa: E402
+
+POLL = 3.0
+LONGEST = 30.0
+PREFIX = {"codefast": "", "soravideo": "/api/v1", "openai": "/v1"}
+
+
+@dataclass(frozen=True)
+class Case:
+    provider: str
+    n: int
+    workers: int = 4
+    history: int = 0
+    target: float | None = None  # requests per video (openai: in all)
+
+    @property
+    def name(self) -> str:
+        history = "-history" if self.history else ""
+        return f"{self.provider}-{self.n}{history}"
+
+
+CASES = {
+    case.name: case
+    for case in (
+        Case("codefast", 1),
+        Case("codefast", 8, target=4.0),
+        Case("codefast", 30),
+        Case("codefast", 200, workers=40, target=1.3),
+        Case("codefast", 8, history=10_000),
+        Case("soravideo", 1, workers=3),
+        Case("soravideo", 8, workers=3),
+        Case("soravideo", 30, workers=3, target=2.5),
+        Case("openai", 1),
+        Case("openai", 8),
+        Case("openai", 20, target=2.0),
+        Case("openai", 30),
+    )
+}
+
+
+@dataclass
+class Outcome:
+    requests: int
+    by_route: dict[str, int]
+    delays: list[float]
+    makespan_ratio: float
+    done: int
+
+
+async def _run(case: Case, seed: int, trace: bool, longest: float, latency: float) -> Outcome:
+    fake = Fake(
+        provider=case.provider,
+        scale=1.0,
+        workers=case.workers,
+        service=(40.0, 120.0),
+        history=case.history,
+        seed=seed,
+    )
+    app = app_for(fake)
+    if trace:
+        app = _traced(app, fake)
+    if latency:
+        app = _delayed(app, latency)
+    transport = httpx.ASGITransport(app=app)
+    started = time.time()
+    yielded: dict[str, float] = {}
+    client = AsyncSoraClient(
+        provider=case.provider,
+        base_url=f"http://127.0.0.1{PREFIX[case.provider]}",
+        api_key="bench",
+        http_client=httpx.AsyncClient(transport=transport),
+        poll_interval=POLL,
+        max_poll_interval=longest,
+    )
+    async with client:
+        prompts = (f"replay prompt {i}" for i in range(case.n))
+        async for item in client.generate_many(prompts):
+            if item.job is not None and item.status == "completed":
+                yielded[item.job.id] = time.time()
+    jobs = [job for job in fake.order if job.id in yielded]
+    delays = [(yielded[job.id] - job.finish) / POLL for job in jobs]
+    services = [job.finish - job.start for job in fake.order]
+    soravideo = case.provider == "soravideo"
+    least = minimum_makespan(
+        services,
+        slots=SORAVIDEO_LIMITS["concurrent"] if soravideo else case.workers,
+        pickup=1.0,
+        submit_after_free=soravideo,
+    )
+    makespan = max(yielded.values(), default=started) - started
+    requests = dict(fake.counters)
+    return Outcome(sum(requests.values()), requests, delays, makespan / least, len(yielded))
+
+
+def _delayed(app: Any, latency: float) -> Any:
+    """Each answer ``latency`` sim seconds after its request (``run.py``'s real server
+    answers in a few ms, which at time x20 is a tenth of a sim second)."""
+
+    async def delayed(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await anyio.sleep(latency / 2)
+        await app(scope, receive, send)
+        await anyio.sleep(latency / 2)
+
+    return delayed
+
+
+def _traced(app: Any, fake: Fake) -> Any:
+    async def traced(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            now = time.time() - _EPOCH
+            running = sum(1 for job in fake.order if job.start <= time.time() < job.finish)
+            print(f"  {now:8.1f}  {scope['method']:4} {scope['path'][-40:]}  running {running}")
+        await app(scope, receive, send)
+
+    return traced
+
+
+def run(
+    case: Case, seed: int, *, trace: bool = False, longest: float = LONGEST, latency: float = 0.0
+) -> Outcome:
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    options = {"clock": clock}
+    return anyio.run(
+        _run, case, seed, trace, longest, latency, backend="trio", backend_options=options
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--case", action="append", choices=sorted(CASES))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--trace", action="store_true", help="print every request")
+    parser.add_argument("--longest", type=float, default=LONGEST, help="max_poll_interval")
+    parser.add_argument("--latency", type=float, default=0.0, help="sim seconds an answer takes")
+    args = parser.parse_args()
+    print(
+        f"{'case':22} {'req/video':>9} {'worst':>6} {'target':>6} {'p50 delay':>9} "
+        f"{'p95 delay':>9} {'worst':>6} {'x min':>6} {'worst':>6}  requests by route (seed 0)"
+    )
+    for name in args.case or CASES:
+        case = CASES[name]
+        outcomes = [
+            run(case, seed, trace=args.trace, longest=args.longest, latency=args.latency)
+            for seed in range(args.seeds)
+        ]
+        per_video = [o.requests / max(o.done, 1) for o in outcomes]
+        p50 = [percentile(o.delays, 0.5) for o in outcomes]
+        p95 = [percentile(o.delays, 0.95) for o in outcomes]
+        ratio = [o.makespan_ratio for o in outcomes]
+        target = "" if case.target is None else f"{case.target:.2f}"
+        print(
+            f"{name:22} {statistics.mean(per_video):9.2f} {max(per_video):6.2f} {target:>6} "
+            f"{statistics.mean(p50):9.2f} {statistics.mean(p95):9.2f} {max(p95):6.2f} "
+            f"{statistics.mean(ratio):6.3f} {max(ratio):6.3f}  {outcomes[0].by_route}"
+        )
+        if any(o.done < case.n for o in outcomes):
+            print(f"  {name}: not every video completed", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
