@@ -224,14 +224,16 @@ class PollScheduler:
             return due
         planned = [e for e in due if not e.capped]
         if planned:
-            pick = min(planned, key=lambda e: self._estimates.likely_end(e.known))
+            pick: _Entry | None = min(planned, key=lambda e: self._estimates.likely_end(e.known))
+        elif any(e.in_flight for e in self._entries.values()):
+            pick = None  # a poll on its way is the look these are due for
         else:
             pick = self._most_telling(now) or due[0]
         for entry in due:
             if entry is not pick:
                 entry.due = now + self._min / 2  # the answer reschedules them first, normally
                 heapq.heappush(self._heap, (entry.due, next(self._order), entry))
-        return [pick]
+        return [pick] if pick is not None else []
 
     def _most_telling(self, now: float) -> _Entry | None:
         """The job worth polling when any poll would do: one likely done already (the poll

@@ -393,6 +393,12 @@ def test_a_look_due_only_to_the_longest_gap_goes_to_the_job_that_tells_most() ->
     assert read.capped and read.due == clock()
     chosen = poller._singles(poller._take_due(clock()), clock())
     assert [e.job.id for e in chosen] == ["unread"]
+    # While a poll is on its way, its answer is the look they are due for: none is sent.
+    poller._entries["unread"].in_flight = True
+    poller._schedule(read, clock() - LONGEST)
+    assert poller._singles(poller._take_due(clock()), clock()) == []
+    assert read.due == clock() + INTERVAL / 2
+    poller._entries["unread"].in_flight = False
     # Where no other job may be polled yet (one interval since its last), the due one is.
     poller._entries["unread"].checked_at = clock()
     poller._schedule(read, clock() - LONGEST)
