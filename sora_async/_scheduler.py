@@ -118,6 +118,7 @@ class PollScheduler:
         self._wake = anyio.Event()
         self._hint_capped = False
         self._counts_active = False  # answers say how many of the key's jobs are unfinished
+        self._ended_told_at: float | None = None  # when the count first fell short, if it has
 
     # -- the waiters' side -------------------------------------------------------------------
 
@@ -319,11 +320,16 @@ class PollScheduler:
         others = [e for e in counted if e is not polled and not e.in_flight]
         ended = len(counted) - active
         if ended <= 0:
+            self._ended_told_at = None
             for entry in others:
                 self._schedule(entry, now)
             return
-        others.sort(key=lambda e: self._estimates.likely_end(e.known))
-        for entry in others[:ended]:
+        if self._ended_told_at is None:
+            self._ended_told_at = now
+        # A job seen unfinished since the count first fell is not the one that ended.
+        suspects = [e for e in others if e.checked_at < self._ended_told_at]
+        suspects.sort(key=lambda e: self._estimates.likely_end(e.known))
+        for entry in suspects[:ended]:
             entry.capped = False  # one of them has ended: a look is due for its own sake
             entry.due = max(now, entry.checked_at + self._min)
             heapq.heappush(self._heap, (entry.due, next(self._order), entry))

@@ -376,6 +376,29 @@ async def test_a_job_submitted_while_a_poll_was_in_flight_is_not_taken_for_an_en
     assert poller._entries["b"].due >= clock() + INTERVAL
 
 
+@pytest.mark.anyio
+async def test_a_job_seen_unfinished_since_the_count_fell_is_not_looked_at_again_for_it() -> None:
+    # One of a, b, c has ended. "a" ends first by its progress: it is looked at, and is
+    # still running. The next answer that still counts one ended sends the look to "b";
+    # the one after that to nobody seen running since, never back to "a" every interval.
+    clock = ManualClock()
+    recorder = Recorder()
+    poller = scheduler(recorder, clock, lists=False)
+    for name, first, second in (("a", 50.0, 55.0), ("b", 20.0, 22.0), ("c", 10.0, 11.0)):
+        poller.track(job(name), ignore)
+        for at, percent in ((5.0, first), (10.0, second)):
+            poller._entries[name].known.learn(job(name, JobStatus.PROCESSING, progress=percent), at)
+    clock.advance(10.0)
+    recorder.states = {name: counted(name, active=2) for name in "abc"}
+    await poller._poll_one(poller._entries["c"])  # c answers: one has ended
+    assert poller._entries["a"].due == clock()
+    await poller._poll_one(poller._entries["a"])  # a: running, and one has still ended
+    assert poller._entries["b"].due == clock()
+    clock.advance(INTERVAL)
+    await poller._poll_one(poller._entries["b"])  # b: running too
+    assert poller._entries["a"].due > clock()  # seen running since the count fell
+
+
 def test_a_look_due_only_to_the_longest_gap_goes_to_the_job_that_tells_most() -> None:
     # Answers count the active jobs, so any poll is a look at all: when only the longest
     # gap makes "read" due, the poll goes to "unread", whose progress will time its end,
