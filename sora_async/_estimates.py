@@ -286,7 +286,12 @@ class Estimates:
             # With progress, one look late enough to read a telling figure times the rest;
             # without, the window opens when the quickest job so far was done.
             timed = self.progress_seen and known.progress is None
-            opens = base + self._quantile(samples, FIRST_LOOK_QUANTILE if timed else 0.0)
+            if timed:
+                opens = base + self._quantile(samples, FIRST_LOOK_QUANTILE)
+            else:
+                # The quickest of n jobs overstates the quickest there can be (by about
+                # 1/(n+1) of it, for evenly spread times): with one sample, by half.
+                opens = base + self._quantile(samples, 0.0) * len(samples) / (len(samples) + 1)
             if opens > now:
                 return opens
         elif not self.any_finished:

@@ -61,7 +61,12 @@ def test_a_job_is_not_looked_at_before_the_quickest_service_seen_has_passed() ->
     finished_one(estimates, tracked=0.0, started=0.0, ended=60.0)
     known = Known(tracked_at=100.0)
     known.learn(job("j"), 100.0)  # queued at submit
-    assert look(estimates, known, 101.0, longest=100.0) == pytest.approx(59.0)
+    # One job took 60 s: the next may well be quicker, by half at most as far as one
+    # sample tells. The window opens at 30 s.
+    assert look(estimates, known, 101.0, longest=100.0) == pytest.approx(29.0)
+    for ended in (70.0, 80.0):  # three samples, the quickest 60 s: opens at 3/4 of it
+        finished_one(estimates, tracked=0.0, started=0.0, ended=ended)
+    assert look(estimates, known, 101.0, longest=100.0) == pytest.approx(44.0)
     # Once that time has passed, it may end any moment: every WINDOW_GAP intervals.
     assert look(estimates, known, 170.0, longest=100.0) == INTERVAL * WINDOW_GAP
 
