@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from functools import partial
+from typing import Any
 
 import anyio
 import pytest
@@ -249,14 +250,26 @@ async def test_a_look_in_progress_elsewhere_is_awaited_not_repeated(redis: Redis
     async def second_looks() -> None:
         seen.append((await second.look("j2", other_poll, fresh_for=30.0))[0])
 
+    # Tells when the second process asked for the poll lease and was refused it.
+    refused = anyio.Event()
+    ask_lease = second._redis.set  # type: ignore[attr-defined]
+
+    async def watched_ask(*args: Any, **kwargs: Any) -> Any:
+        taken = await ask_lease(*args, **kwargs)
+        if not taken:
+            refused.set()
+        return taken
+
+    second._redis.set = watched_ask  # type: ignore[attr-defined]
     async with anyio.create_task_group() as group:
         group.start_soon(partial(first.look, "j2", slow_poll, fresh_for=30.0))
         await started.wait()  # the first process holds the poll lease
         group.start_soon(second_looks)
-        await anyio.sleep(0.2)  # the second is waiting on the first's look, not polling
+        with anyio.fail_after(30):  # the second found the lease taken: it waits, not polls
+            await refused.wait()
         release.set()
     assert polls == ["first"]
-    assert seen[0].status == "completed"
+    assert seen[0].status == "completed"  # the first's answer, not one of its own
     await first.aclose()
     await second.aclose()
 
