@@ -257,8 +257,8 @@ class Estimates:
 
         In order: the server's hint; the end that progress predicts; the service times seen
         since its start (or the turnarounds seen, when its start is unknown): no look
-        before the shortest has passed, or, where progress will time the rest, before a
-        third of them have; and, before anything has finished, a gap growing with the job's
+        before the shortest could have passed, or, where progress will time the rest, before
+        half of them have; and, before anything has finished, a gap growing with the job's
         age. Where nothing narrows it down, every :meth:`window_gap`. Kept within
         ``[interval, longest]``.
         """
@@ -284,7 +284,7 @@ class Estimates:
             base, samples = known.tracked_at, self.turnaround
         if samples:
             # With progress, one look late enough to read a telling figure times the rest;
-            # without, the window opens when the quickest job so far was done.
+            # without, the window opens when the quickest job could be done.
             timed = self.progress_seen and known.progress is None
             if timed:
                 opens = base + self._quantile(samples, FIRST_LOOK_QUANTILE)
