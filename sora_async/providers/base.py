@@ -8,6 +8,7 @@ provider is one subclass of :class:`Provider` and its tests.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import math
 import re
@@ -16,6 +17,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -268,6 +270,14 @@ class Provider(ABC):
             ) from None
         return self.base_url + self.paths[name].format(**quoted)
 
+    def get(self, name: str, **params: str) -> httpx.Request:
+        """A GET of a named path (see :meth:`url`).
+
+        Polls send the same few URLs over and over: each is parsed once (:func:`_parsed`),
+        which was a tenth of a status poll's CPU in the SDK.
+        """
+        return httpx.Request("GET", _parsed(self.url(name, **params)))
+
     def unsupported(self, operation: str) -> InvalidRequestError:
         return InvalidRequestError(f"the {self.name} provider does not support {operation}")
 
@@ -388,9 +398,13 @@ def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
-def _quote_segment(value: str) -> str:
-    from urllib.parse import quote
+@functools.lru_cache(maxsize=1024)
+def _parsed(url: str) -> httpx.URL:
+    # httpx.URL is immutable, so one parse may serve every request to the same URL.
+    return httpx.URL(url)
 
+
+def _quote_segment(value: str) -> str:
     return quote(value, safe="")
 
 

@@ -204,6 +204,20 @@ def test_job_ids_are_quoted_into_the_path(provider: CodefastProvider) -> None:
     assert provider.status_request("a/b c").url.raw_path == b"/status/a%2Fb%20c"
 
 
+def test_repeated_polls_share_the_parsed_url_but_not_the_request(
+    provider: CodefastProvider,
+) -> None:
+    # The URL is parsed once per address; each request is still new, so a header set on
+    # one (the key, by the transport) never rides on the next.
+    first = provider.status_request(JOB_ID)
+    first.headers["X-API-Key"] = "sk-1"
+    second = provider.status_request(JOB_ID)
+    assert second is not first and "X-API-Key" not in second.headers
+    assert second.url == first.url
+    provider.base_url = "http://127.0.0.1:9001"
+    assert str(provider.status_request(JOB_ID).url) == f"http://127.0.0.1:9001/status/{JOB_ID}"
+
+
 def test_assumed_paths_and_base_url_are_overridable() -> None:
     provider = CodefastProvider(
         base_url="http://127.0.0.1:9000/", paths={"status": "/jobs/{job_id}", "list": "/v2/list"}
