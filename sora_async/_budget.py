@@ -70,13 +70,18 @@ class _Signal:
     """Wake every task waiting for "something changed"."""
 
     def __init__(self) -> None:
-        self._event = anyio.Event()
+        # Made by the first waiter: most notifications (one per answer) find nobody
+        # waiting, and then cost nothing.
+        self._event: anyio.Event | None = None
 
     def notify(self) -> None:
-        self._event.set()
-        self._event = anyio.Event()
+        if self._event is not None:
+            self._event.set()
+            self._event = None
 
     async def wait(self) -> None:
+        if self._event is None:
+            self._event = anyio.Event()
         await self._event.wait()
 
 

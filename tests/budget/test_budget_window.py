@@ -198,3 +198,29 @@ async def test_a_late_answer_pushes_its_slot_in_the_published_window() -> None:
         await budget.observe(None, seq=seq)
     await budget.admit()
     assert clock() >= 70.0
+
+
+async def test_a_signal_wakes_its_waiters_and_only_them() -> None:
+    from sora_async._budget import _Signal
+
+    signal = _Signal()
+    signal.notify()  # nobody waits: nothing is kept for a later waiter
+    woken: list[int] = []
+
+    async def waiter(n: int) -> None:
+        await signal.wait()
+        woken.append(n)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiter, 1)
+        group.start_soon(waiter, 2)
+        await anyio.wait_all_tasks_blocked()
+        assert woken == []
+        signal.notify()
+        await anyio.wait_all_tasks_blocked()
+        assert sorted(woken) == [1, 2]
+        group.start_soon(waiter, 3)  # after the notify: waits for the next one
+        await anyio.wait_all_tasks_blocked()
+        assert sorted(woken) == [1, 2]
+        signal.notify()
+    assert sorted(woken) == [1, 2, 3]
