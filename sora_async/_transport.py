@@ -248,7 +248,7 @@ class Transport:
         # following back on.
         response = await self._http.send(request, stream=True, follow_redirects=False)
         raw = response.headers.raw
-        spellings = [spelling.encode() for spelling in self._key.spellings]
+        spellings = self._key.byte_spellings
         if any(spelling in value for _, value in raw for spelling in spellings):
             # Rebuilt only when needed: building headers is a tenth of a poll's CPU.
             response.headers = httpx.Headers(
