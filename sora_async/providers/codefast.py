@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Container, Mapping
 from typing import Any, ClassVar
 
@@ -215,6 +216,8 @@ class CodefastProvider(Provider):
         # rate-limit headers: they are the truth where they come.
         headers = quota_or_none(rate_limit_headers(response.headers))
         daily = _quota(payload, spent=spent)
+        if headers is None:
+            return daily
         return daily.merged(headers) if daily is not None else headers
 
 
@@ -222,9 +225,14 @@ def _quota(payload: Any, *, spent: bool = False) -> Quota | None:
     """The daily fields any answer carries, read field by field and leniently."""
     fields = payload if isinstance(payload, dict) else {}
     remaining = 0 if spent else count(fields.get("daily_limit_remaining"))
-    return quota_or_none(
-        {"daily_limit": limit(fields.get("daily_limit")), "daily_remaining": remaining}
-    )
+    return _daily_quota(limit(fields.get("daily_limit")), remaining)
+
+
+@functools.lru_cache(maxsize=256)
+def _daily_quota(daily_limit: int | None, remaining: int | None) -> Quota | None:
+    # Every answer carries the pair, and it seldom changes: one (frozen) Quota serves
+    # them all, and the client's "same as last time?" check is then an identity check.
+    return quota_or_none({"daily_limit": daily_limit, "daily_remaining": remaining})
 
 
 def _detail_text(body: Any) -> str | None:

@@ -259,6 +259,19 @@ def test_submit_answer(provider: CodefastProvider, respond: Any) -> None:
     assert provider.quota_from(response, SUBMITTED) == Quota(daily_limit=20, daily_remaining=18)
 
 
+def test_answers_with_the_same_daily_fields_share_one_quota(
+    provider: CodefastProvider, respond: Any
+) -> None:
+    # The client compares each answer's quota with the last by identity first.
+    response = respond(provider.status_request(JOB_ID), json=PROCESSING)
+    quota = provider.quota_from(response, PROCESSING)
+    assert quota is provider.parse_job(PROCESSING).quota
+    assert quota is provider.quota_from(response, dict(PROCESSING))
+    fewer = provider.quota_from(response, {**PROCESSING, "daily_limit_remaining": 17})
+    assert fewer == Quota(daily_limit=20, daily_remaining=17)
+    assert quota == Quota(daily_limit=20, daily_remaining=18)
+
+
 def test_processing_answer_reads_empty_strings_as_none(provider: CodefastProvider) -> None:
     job = provider.parse_job(PROCESSING)
     assert job.status is JobStatus.PROCESSING
