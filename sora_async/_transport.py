@@ -261,15 +261,7 @@ class Transport:
 
     def _answer(self, streamed: httpx.Response, content: bytes) -> Answer:
         """The provider's reading of a whole answer, with the key taken out of it."""
-        # The body is decoded already: httpx must not try to decode it again.
-        headers = [(k, v) for k, v in streamed.headers.raw if k.lower() not in _BODY_HEADERS]
-        response = httpx.Response(
-            streamed.status_code,
-            headers=headers,
-            content=redact(content, self._key),
-            request=streamed.request,
-            extensions=streamed.extensions,
-        )
+        response = _whole(streamed, redact(content, self._key))
         try:
             payload = self._provider.unwrap(response)
         except (APIError, ResponseParseError) as error:
@@ -352,6 +344,26 @@ class Transport:
             f"the download of {shown_url(str(request.url))} was redirected more than "
             f"{MAX_DOWNLOAD_HOPS} times",
         )
+
+
+def _whole(streamed: httpx.Response, content: bytes) -> httpx.Response:
+    """``streamed`` as a read response whose body is ``content`` (decoded, redacted)."""
+    # The body is decoded already: httpx must not try to decode it again, and its length
+    # is the decoded one.
+    headers = [(k, v) for k, v in streamed.headers.raw if k.lower() not in _BODY_HEADERS]
+    headers.append((b"content-length", str(len(content)).encode()))
+    response = httpx.Response(
+        streamed.status_code,
+        headers=headers,
+        stream=httpx.ByteStream(content),
+        request=streamed.request,
+        extensions=streamed.extensions,
+    )
+    # What response.read() would leave, without the trip through httpx's decoders and
+    # chunkers that made most of the cost of this copy: the body is here, the stream done.
+    response._content = content
+    response.is_stream_consumed = response.is_closed = True
+    return response
 
 
 def _kind(request: httpx.Request, *, submit: bool) -> RequestKind:
