@@ -17,7 +17,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -177,7 +177,7 @@ class Recorder:
         call = _Call()
         started = time.monotonic()
         span = self.sink.request_span(self, kind, method) if self.sink else None
-        with span if span is not None else _nothing() as live:
+        with span if span is not None else nullcontext() as live:
             try:
                 yield call
             except APIConnectionError as exc:
@@ -274,11 +274,6 @@ def _detection_delay(job: Job, last_unfinished: float | None) -> float | None:
         by_server = max(0.0, (datetime.now(UTC) - job.completed_at).total_seconds())
         return by_server if bound is None else min(by_server, bound)
     return bound
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield None
 
 
 def _default_sink() -> Sink | None:
