@@ -145,7 +145,7 @@ class Transport:
         submit: bool,
         on_wire: Callable[[], None] | None,
     ) -> Answer:
-        request.headers.update(self._provider.auth_headers(self._key.reveal()))
+        self._authorize(request)
         what = f"{request.method} {request.url.path}"
         deadline = self._caps.deadline(request)
         wire = _Wire(on_wire, traced=self._traced(request)) if submit else None
@@ -172,6 +172,12 @@ class Transport:
                 maybe_submitted=wire is not None and wire.started,
             )
         return self._answer(response, content)
+
+    def _authorize(self, request: httpx.Request) -> None:
+        # Header by header: Headers.update would build a Headers of them first, which cost
+        # five times as much.
+        for name, value in self._provider.auth_headers(self._key.reveal()).items():
+            request.headers[name] = value
 
     def _traced(self, request: httpx.Request) -> bool:
         """Whether httpcore sends this request (its trace tells when the bytes leave)."""
@@ -328,7 +334,7 @@ class Transport:
         for hop in range(MAX_DOWNLOAD_HOPS + 1):
             trusted = trusted and self._provider.content_needs_auth(request)
             if trusted:
-                request.headers.update(self._provider.auth_headers(self._key.reveal()))
+                self._authorize(request)
             self.requests_sent += 1
             response = await self._send(request)
             if not 300 <= response.status_code < 400:

@@ -59,3 +59,17 @@ async def test_the_answer_is_a_read_response_of_the_decoded_redacted_body(
     assert response.headers["content-length"] == str(len(expected))
     assert response.headers["x-other"] == "kept"
     assert response.request is request and response.status_code == 200
+
+
+async def test_the_key_header_is_set_once_whatever_the_request_held() -> None:
+    seen: list[list[str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get_list("x-api-key"))
+        return httpx.Response(200, stream=httpx.ByteStream(b'{"job_id": "j1"}'))
+
+    transport = transport_for(httpx.MockTransport(handler))
+    request = CodefastProvider(base_url="https://api.example").status_request("j1")
+    request.headers["X-Api-Key"] = "stale"
+    await transport.send(request, submit=False)
+    assert seen == [[KEY]]
