@@ -505,6 +505,12 @@ def _timestamp(value: object) -> datetime:
         raise TypeError(type(value).__name__)
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, tz=UTC)
+    return _text_timestamp(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_timestamp(value: str) -> datetime:
+    # A job's answers repeat its timestamps on every poll: each text is read once.
     text = value.strip()
     if day_first := _DAY_FIRST.match(text):
         # By hand: strptime costs more than the rest of a status answer's parsing.

@@ -6,6 +6,7 @@ Each case was found by a probe or the fuzz tests (tests/fuzz) and escaped the So
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -70,6 +71,20 @@ def test_an_absurd_unix_time_is_a_parse_error(name: str) -> None:
 def test_parse_timestamp_raises_only_value_error(value: object) -> None:
     with pytest.raises(ValueError, match="not a timestamp"):
         parse_timestamp(value)
+
+
+def test_a_timestamp_read_again_is_the_same_and_a_bad_one_stays_bad() -> None:
+    # Texts are read once and remembered (polls repeat them); refusals are not remembered.
+    for _ in range(2):
+        assert parse_timestamp(" 20.09.2025 03:07:58") == datetime(
+            2025, 9, 20, 3, 7, 58, tzinfo=UTC
+        )
+        assert parse_timestamp("2025-09-20T03:07:58") == datetime(2025, 9, 20, 3, 7, 58, tzinfo=UTC)
+        assert parse_timestamp(1758337678) == datetime(2025, 9, 20, 3, 7, 58, tzinfo=UTC)
+        with pytest.raises(ValueError, match="not a timestamp"):
+            parse_timestamp("32.09.2025 03:07:58")
+        with pytest.raises(ValueError, match="not a timestamp"):
+            parse_timestamp(True)
 
 
 @pytest.mark.parametrize(
