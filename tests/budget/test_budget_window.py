@@ -224,3 +224,20 @@ async def test_a_signal_wakes_its_waiters_and_only_them() -> None:
         assert sorted(woken) == [1, 2]
         signal.notify()
     assert sorted(woken) == [1, 2, 3]
+
+
+def test_unanswered_requests_are_forgotten_after_the_horizon_and_only_then() -> None:
+    from sora_async._budget import Unanswered
+
+    clock = ManualClock()
+    unanswered = Unanswered(clock, horizon=120.05)
+    for seq in range(1, 3001):  # 10 a second for 300 s; every third one never answered
+        unanswered.sent(seq)
+        if seq % 3:
+            unanswered.answered(seq)
+        clock.advance(0.1)
+    # Remembered: the requests of the last 120 s (numbers 1800 to 3000), no older one.
+    assert sorted(unanswered._sent) == list(range(1800, 3001, 3))
+    assert sorted(unanswered._overlap) == list(range(1800, 3001))
+    # The last one was sent while those still out (not the older ones) were in flight.
+    assert unanswered.before(3000) == len(range(1800, 3000, 3))
