@@ -241,3 +241,13 @@ def test_unanswered_requests_are_forgotten_after_the_horizon_and_only_then() -> 
     assert sorted(unanswered._overlap) == list(range(1800, 3001))
     # The last one was sent while those still out (not the older ones) were in flight.
     assert unanswered.before(3000) == len(range(1800, 3000, 3))
+
+
+async def test_a_cancelled_caller_is_not_admitted_even_with_nothing_to_wait_for() -> None:
+    budget = RequestBudget(ProviderLimits())
+    assert await budget.admit() == 1  # free: admitted at once
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await budget.admit()
+    assert scope.cancelled_caught
+    assert await budget.admit() == 2  # the cancelled call took no number
