@@ -272,6 +272,18 @@ def test_answers_with_the_same_daily_fields_share_one_quota(
     assert quota == Quota(daily_limit=20, daily_remaining=18)
 
 
+@pytest.mark.parametrize("name", ["X-RateLimit-Remaining", "x-ratelimit-remaining"])
+def test_a_gateways_rate_headers_join_the_daily_fields(
+    provider: CodefastProvider, respond: Any, name: str
+) -> None:
+    headers = {"Server": "gateway", name: "7", "X-RATELIMIT-LIMIT": "60"}
+    response = respond(provider.status_request(JOB_ID), json=PROCESSING, headers=headers)
+    quota = provider.quota_from(response, PROCESSING)
+    assert quota == Quota(daily_limit=20, daily_remaining=18, rate_limit=60, rate_remaining=7)
+    plain = respond(provider.status_request(JOB_ID), json=PROCESSING, headers={"X-Rate": "1"})
+    assert provider.quota_from(plain, PROCESSING) == Quota(daily_limit=20, daily_remaining=18)
+
+
 def test_processing_answer_reads_empty_strings_as_none(provider: CodefastProvider) -> None:
     job = provider.parse_job(PROCESSING)
     assert job.status is JobStatus.PROCESSING
