@@ -247,11 +247,6 @@ class _RateWindow:
 
     async def admit(self) -> int:
         """Wait until one more request may go; returns its number (ordering answers)."""
-        if not self._lock.locked() and self._wait_for(self._clock())[0] <= 0:
-            # Nobody ahead and nothing to wait for (most requests): admitted at once. The
-            # lock only orders waiters; taking it here cost more than the rest of this.
-            await anyio.lowlevel.checkpoint_if_cancelled()
-            return self._admitted()
         # One admission at a time keeps the order fair (first come, first sent).
         async with self._lock:
             while True:
@@ -266,16 +261,13 @@ class _RateWindow:
                     await self._heard.wait()
                 if scope.cancelled_caught and view is self.view and view is not None:
                     view.probes += 1  # no answer told us more: try one more request
-            return self._admitted()
-
-    def _admitted(self) -> int:
-        now = self._clock()
-        self.seq += 1
-        for window in (self.prior, self.own):
-            if window is not None:
-                window.record(self.seq, now)
-        self.unanswered.sent(self.seq)
-        return self.seq
+            now = self._clock()
+            self.seq += 1
+            for window in (self.prior, self.own):
+                if window is not None:
+                    window.record(self.seq, now)
+            self.unanswered.sent(self.seq)
+            return self.seq
 
 
 class _TaskGate:
