@@ -428,9 +428,15 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+#: One decoder for every answer: json.loads with these hooks would make a new one each time.
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+_CONTAINERS = (dict, list)
+
+
 def _loads(content: bytes) -> Any:
     """JSON as the standard reads it: no NaN or Infinity, no float overflow, bounded depth."""
-    value = json.loads(content, parse_float=_finite_float, parse_constant=_no_constant)
+    # What json.loads does with bytes: UTF-8, -16 or -32, told from the first bytes.
+    value = _DECODER.decode(content.decode(json.detect_encoding(content), "surrogatepass"))
     _check_depth(value)
     return value
 
@@ -446,7 +452,7 @@ def _check_depth(value: Any) -> None:
             continue
         if depth >= MAX_JSON_DEPTH:
             raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-        stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+        stack += [(child, depth + 1) for child in item if isinstance(child, _CONTAINERS)]
 
 
 def _reason(exc: BaseException) -> str:

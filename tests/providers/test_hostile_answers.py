@@ -5,6 +5,7 @@ Each case was found by a probe or the fuzz tests (tests/fuzz) and escaped the So
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,33 @@ def test_an_error_status_with_unreadable_json_is_the_status_error(name: str, bod
     with pytest.raises(ServerError) as caught:
         get_provider(name).unwrap(answer(503, body))
     assert caught.value.status_code == 503
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"id": "j", "n": [1, 2.5, {"x": null}]}',
+        '{"id": "j\u00e9"}'.encode("utf-16"),
+        '{"id": "j"}'.encode("utf-16-le"),
+        '{"id": "j"}'.encode("utf-32"),
+        b'\xef\xbb\xbf{"id": "j"}',
+        b'{"id": "\\ud800"}',
+        b'{"id": "j"} trailing',
+        b"\xff\xfe\x00",
+        b"",
+    ],
+)
+def test_answers_are_decoded_as_json_loads_decodes_them(content: bytes) -> None:
+    # The readers keep one decoder for all answers; what it reads must not change.
+    from sora_async.providers.base import _loads
+
+    try:
+        expected = json.loads(content)
+    except ValueError as exc:
+        with pytest.raises(type(exc)):
+            _loads(content)
+    else:
+        assert _loads(content) == expected
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
