@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -70,13 +71,18 @@ class _Signal:
     """Wake every task waiting for "something changed"."""
 
     def __init__(self) -> None:
-        self._event = anyio.Event()
+        # Made by the first waiter: most notifications (one per answer) find nobody
+        # waiting, and then cost nothing.
+        self._event: anyio.Event | None = None
 
     def notify(self) -> None:
-        self._event.set()
-        self._event = anyio.Event()
+        if self._event is not None:
+            self._event.set()
+            self._event = None
 
     async def wait(self) -> None:
+        if self._event is None:
+            self._event = anyio.Event()
         await self._event.wait()
 
 
@@ -102,15 +108,22 @@ class Unanswered:
         self._sent: dict[int, float] = {}
         # Per request: when it was sent, and how many were then in flight (numbered before).
         self._overlap: dict[int, tuple[float, int]] = {}
+        # Every request of the horizon in sending order, so that forgetting the old ones
+        # looks at those alone. (Rebuilding the tables instead ran on every request once
+        # the first answers went unread: the overlap of an answer without rate headers is
+        # never read, so after two minutes each request cost a copy of two minutes' worth.)
+        self._order: deque[tuple[float, int]] = deque()
 
     def sent(self, seq: int) -> None:
         now = self._clock()
         self._overlap[seq] = (now, len(self._sent))
         self._sent[seq] = now
-        oldest = next(iter(self._overlap))
-        if self._overlap[oldest][0] < now - self._horizon:  # seldom: answers never looked at
-            self._overlap = {n: v for n, v in self._overlap.items() if v[0] >= now - self._horizon}
-            self._sent = {n: t for n, t in self._sent.items() if t >= now - self._horizon}
+        self._order.append((now, seq))
+        order, forgotten = self._order, now - self._horizon
+        while order[0][0] < forgotten:
+            _, old = order.popleft()
+            self._overlap.pop(old, None)
+            self._sent.pop(old, None)
 
     def answered(self, seq: int) -> None:
         self._sent.pop(seq, None)

@@ -739,7 +739,7 @@ class AsyncSoraClient:
         if quota is not None and quota.is_empty:
             quota = None
         # Most answers repeat the last one: nothing to merge.
-        if quota is not None and quota != self._quota_seen:
+        if quota is not None and not _same_quota(quota, self._quota_seen):
             self._quota_seen = quota
             self._quota = self._quota.merged(quota)
         # Told even without quota fields: the budget counts the requests not yet answered.
@@ -752,7 +752,7 @@ class AsyncSoraClient:
             quota = response.extensions[_QUOTA]
         else:
             quota = self._provider.quota_from(response, payload)
-        if quota is not None and quota != job.quota and not quota.is_empty:
+        if quota is not None and not _same_quota(quota, job.quota) and not quota.is_empty:
             job = job.model_copy(update={"quota": quota})
         if job.is_terminal:
             self._budget.job_finished(job.id)
@@ -879,6 +879,12 @@ _QUOTA = "sora_async.quota"
 
 def _ignore_updates(job: Job, error: SoraError | None) -> None:
     return None
+
+
+def _same_quota(quota: Quota, other: Quota | None) -> bool:
+    # Providers hand the same (frozen) Quota to answers that repeat the last one: the
+    # identity check spares a field-by-field comparison on most answers.
+    return quota is other or quota == other
 
 
 def _video_id(job: Job | str) -> str:

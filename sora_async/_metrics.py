@@ -16,9 +16,9 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -171,25 +171,9 @@ class Recorder:
         if sink is not None:
             sink.attach(self)
 
-    @contextmanager
-    def request(self, kind: RequestKind, method: str) -> Iterator[_Call]:
-        """Around one call: its span, its duration, and what came of it."""
-        call = _Call()
-        started = time.monotonic()
-        span = self.sink.request_span(self, kind, method) if self.sink else None
-        with span if span is not None else _nothing() as live:
-            try:
-                yield call
-            except APIConnectionError as exc:
-                self.connection_errors += 1
-                call.error_type = type(exc).__name__
-                raise
-            except BaseException as exc:
-                call.error_type = call.error_type or type(exc).__name__
-                raise
-            finally:
-                seconds = time.monotonic() - started
-                self._ended(kind, call, seconds, live)
+    def request(self, kind: RequestKind, method: str) -> _Recording:
+        """Around one call (``with``): its span, its duration, and what came of it."""
+        return _Recording(self, kind, method)
 
     def _ended(self, kind: RequestKind, call: _Call, seconds: float, span: Any) -> None:
         self.requests[kind] += 1
@@ -253,6 +237,55 @@ class Recorder:
         )
 
 
+class _Recording:
+    """One call as :meth:`Recorder.request` records it.
+
+    A class rather than a generator: entered and left on every request, the generator's
+    machinery cost more than the recording itself.
+    """
+
+    __slots__ = ("_call", "_kind", "_live", "_method", "_recorder", "_span", "_started")
+
+    def __init__(self, recorder: Recorder, kind: RequestKind, method: str) -> None:
+        self._recorder = recorder
+        self._kind = kind
+        self._method = method
+        self._call = _Call()
+        self._span: Any = None
+        self._live: Any = None
+        self._started = 0.0
+
+    def __enter__(self) -> _Call:
+        recorder = self._recorder
+        self._started = time.monotonic()
+        if recorder.sink is not None:
+            self._span = recorder.sink.request_span(recorder, self._kind, self._method)
+        if self._span is not None:
+            self._live = self._span.__enter__()
+        return self._call
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        call = self._call
+        try:
+            if isinstance(exc, APIConnectionError):
+                self._recorder.connection_errors += 1
+                call.error_type = type(exc).__name__
+            elif exc is not None:
+                call.error_type = call.error_type or type(exc).__name__
+            seconds = time.monotonic() - self._started
+            self._recorder._ended(self._kind, call, seconds, self._live)
+        finally:
+            # The span ends last, once _ended has tagged it. (A span never swallows the
+            # call's error, and neither does this: None.)
+            if self._span is not None:
+                self._span.__exit__(kind, exc, traceback)
+
+
 class _Call:
     """What one call came to: filled in by the transport, read by the recorder."""
 
@@ -274,11 +307,6 @@ def _detection_delay(job: Job, last_unfinished: float | None) -> float | None:
         by_server = max(0.0, (datetime.now(UTC) - job.completed_at).total_seconds())
         return by_server if bound is None else min(by_server, bound)
     return bound
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield None
 
 
 def _default_sink() -> Sink | None:

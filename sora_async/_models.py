@@ -69,7 +69,8 @@ class Quota(BaseModel):
 
     @property
     def is_empty(self) -> bool:
-        return not self.model_dump(exclude_none=True)
+        # The field values, without a model_dump per answer (every answer asks this).
+        return all(value is None for value in self.__dict__.values())
 
 
 class Job(BaseModel):

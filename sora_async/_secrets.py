@@ -37,6 +37,7 @@ __all__ = [
 
 #: What stands where the key was.
 MASK = "***"
+_MASK_BYTES = MASK.encode()
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
@@ -44,7 +45,7 @@ _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 class Secret:
     """Holds the API key so that no repr, log line or traceback local shows it."""
 
-    __slots__ = ("__weakref__", "_value", "spellings")
+    __slots__ = ("__weakref__", "_value", "byte_spellings", "spellings")
 
     def __init__(self, value: str) -> None:
         self._value = value
@@ -54,6 +55,8 @@ class Secret:
         forms = {value, quote(value, safe=""), json.dumps(value)[1:-1]}
         forms |= {form.replace("/", "\\/") for form in forms}
         self.spellings = tuple(sorted(forms, key=len, reverse=True))
+        # The same, encoded once: every answer's bytes are searched for them.
+        self.byte_spellings = tuple(spelling.encode() for spelling in self.spellings)
 
     def reveal(self) -> str:
         return self._value
@@ -95,11 +98,12 @@ def redact(data: AnyStr, secret: Secret) -> AnyStr:
     >>> redact("bad key 'Bearer sk-123' (sk-123)", Secret("sk-123"))
     "bad key 'Bearer ***' (***)"
     """
-    for spelling in secret.spellings:
-        if isinstance(data, str):
+    if isinstance(data, str):
+        for spelling in secret.spellings:
             data = data.replace(spelling, MASK)
-        else:
-            data = data.replace(spelling.encode(), MASK.encode())
+    else:
+        for encoded in secret.byte_spellings:
+            data = data.replace(encoded, _MASK_BYTES)
     return data
 
 

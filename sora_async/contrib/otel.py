@@ -63,6 +63,7 @@ class OpenTelemetrySink:
 
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider=meter_provider)
         self._tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider=tracer_provider)
+        self._own_tracer = tracer_provider is not None
         self._recorders: weakref.WeakSet[Recorder] = weakref.WeakSet()
         self._requests = meter.create_counter(
             "sora.client.requests", unit="{request}", description="Calls sent, by kind"
@@ -107,6 +108,8 @@ class OpenTelemetrySink:
         self._recorders.discard(recorder)
 
     def request_span(self, recorder: Recorder, kind: RequestKind, method: str) -> Any:
+        if not self._tracing():
+            return None
         return self._tracer.start_as_current_span(
             f"sora.{kind}",
             kind=trace.SpanKind.CLIENT,
@@ -144,6 +147,17 @@ class OpenTelemetrySink:
 
     def timed(self, recorder: Recorder, name: str, seconds: float) -> None:
         self._histograms[name].record(seconds, _base(recorder))
+
+    def _tracing(self) -> bool:
+        """Whether a span would go anywhere: not until the app sets a tracer provider up.
+
+        Until then the global one is the API's proxy, whose spans are dropped; making and
+        entering one anyway cost a few per cent of a status poll's CPU. Asked on every call,
+        so that a provider set up later is used from then on.
+        """
+        return self._own_tracer or not isinstance(
+            trace.get_tracer_provider(), trace.ProxyTracerProvider
+        )
 
     # -- gauges ----------------------------------------------------------------------------
 

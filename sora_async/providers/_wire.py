@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import httpx
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -184,9 +185,18 @@ def next_midnight_utc(now: datetime | None = None) -> datetime:
     return datetime(today.year, today.month, today.day, tzinfo=UTC) + timedelta(days=1)
 
 
+_RATE_LIMIT_PREFIX = b"x-ratelimit-"
+
+
 def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, Any]:
     """The usual ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (unix time, or seconds from
     now as some gateways send) as quota fields; a malformed one is left out."""
+    if isinstance(headers, httpx.Headers) and not any(
+        name[: len(_RATE_LIMIT_PREFIX)].lower() == _RATE_LIMIT_PREFIX for name, _ in headers.raw
+    ):
+        # Where none comes (most answers of some providers), one look at the names costs
+        # a third of three lookups.
+        return {"rate_limit": None, "rate_remaining": None, "rate_reset": None}
     return {
         "rate_limit": limit(headers.get("x-ratelimit-limit")),
         "rate_remaining": count(headers.get("x-ratelimit-remaining")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Container, Mapping
 from typing import Any, ClassVar
 
@@ -144,18 +145,18 @@ class CodefastProvider(Provider):
         )
 
     def status_request(self, job_id: str) -> httpx.Request:
-        return httpx.Request("GET", self.url("status", job_id=job_id))
+        return self.get("status", job_id=job_id)
 
     def list_request(self, *, cursor: str | None = None, limit: int | None = None) -> httpx.Request:
         """All finished videos of the key: codefast has no paging, so both are ignored."""
-        return httpx.Request("GET", self.url("list"))
+        return self.get("list")
 
     def quota_request(self) -> httpx.Request:
         # No quota endpoint, but the list answer carries the daily fields.
         return self.list_request()
 
     def check_key_request(self) -> httpx.Request:
-        return httpx.Request("GET", self.url("check_key"))
+        return self.get("check_key")
 
     # -- responses ----------------------------------------------------------------------------
 
@@ -215,6 +216,8 @@ class CodefastProvider(Provider):
         # rate-limit headers: they are the truth where they come.
         headers = quota_or_none(rate_limit_headers(response.headers))
         daily = _quota(payload, spent=spent)
+        if headers is None:
+            return daily
         return daily.merged(headers) if daily is not None else headers
 
 
@@ -222,9 +225,14 @@ def _quota(payload: Any, *, spent: bool = False) -> Quota | None:
     """The daily fields any answer carries, read field by field and leniently."""
     fields = payload if isinstance(payload, dict) else {}
     remaining = 0 if spent else count(fields.get("daily_limit_remaining"))
-    return quota_or_none(
-        {"daily_limit": limit(fields.get("daily_limit")), "daily_remaining": remaining}
-    )
+    return _daily_quota(limit(fields.get("daily_limit")), remaining)
+
+
+@functools.lru_cache(maxsize=256)
+def _daily_quota(daily_limit: int | None, remaining: int | None) -> Quota | None:
+    # Every answer carries the pair, and it seldom changes: one (frozen) Quota serves
+    # them all, and the client's "same as last time?" check is then an identity check.
+    return quota_or_none({"daily_limit": daily_limit, "daily_remaining": remaining})
 
 
 def _detail_text(body: Any) -> str | None:

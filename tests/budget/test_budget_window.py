@@ -198,3 +198,56 @@ async def test_a_late_answer_pushes_its_slot_in_the_published_window() -> None:
         await budget.observe(None, seq=seq)
     await budget.admit()
     assert clock() >= 70.0
+
+
+async def test_a_signal_wakes_its_waiters_and_only_them() -> None:
+    from sora_async._budget import _Signal
+
+    signal = _Signal()
+    signal.notify()  # nobody waits: nothing is kept for a later waiter
+    woken: list[int] = []
+
+    async def waiter(n: int) -> None:
+        await signal.wait()
+        woken.append(n)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiter, 1)
+        group.start_soon(waiter, 2)
+        await anyio.wait_all_tasks_blocked()
+        assert woken == []
+        signal.notify()
+        await anyio.wait_all_tasks_blocked()
+        assert sorted(woken) == [1, 2]
+        group.start_soon(waiter, 3)  # after the notify: waits for the next one
+        await anyio.wait_all_tasks_blocked()
+        assert sorted(woken) == [1, 2]
+        signal.notify()
+    assert sorted(woken) == [1, 2, 3]
+
+
+def test_unanswered_requests_are_forgotten_after_the_horizon_and_only_then() -> None:
+    from sora_async._budget import Unanswered
+
+    clock = ManualClock()
+    unanswered = Unanswered(clock, horizon=120.05)
+    for seq in range(1, 3001):  # 10 a second for 300 s; every third one never answered
+        unanswered.sent(seq)
+        if seq % 3:
+            unanswered.answered(seq)
+        clock.advance(0.1)
+    # Remembered: the requests of the last 120 s (numbers 1800 to 3000), no older one.
+    assert sorted(unanswered._sent) == list(range(1800, 3001, 3))
+    assert sorted(unanswered._overlap) == list(range(1800, 3001))
+    # The last one was sent while those still out (not the older ones) were in flight.
+    assert unanswered.before(3000) == len(range(1800, 3000, 3))
+
+
+async def test_a_cancelled_caller_is_not_admitted_even_with_nothing_to_wait_for() -> None:
+    budget = RequestBudget(ProviderLimits())
+    assert await budget.admit() == 1  # free: admitted at once
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await budget.admit()
+    assert scope.cancelled_caught
+    assert await budget.admit() == 2  # the cancelled call took no number

@@ -112,3 +112,22 @@ async def test_without_providers_the_api_does_nothing() -> None:
     async with AsyncSoraClient.simulated(time_scale=0.002) as client:
         await client.generate("a fox")
         assert client.metrics().jobs_submitted == 1
+
+
+def test_spans_wait_for_a_global_tracer_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry import trace
+
+    from sora_async._metrics import Recorder
+    from sora_async.contrib.otel import OpenTelemetrySink
+
+    sink = OpenTelemetrySink()  # the global providers, as every client's default sink
+    recorder = Recorder("codefast", "api.example")
+    assert sink.request_span(recorder, "read", "GET") is None  # nowhere to go: not made
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    # An application sets its provider up after the client was made.
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    with sink.request_span(recorder, "read", "GET") as span:
+        assert span.is_recording()
+    assert [span.name for span in exporter.get_finished_spans()] == ["sora.read"]

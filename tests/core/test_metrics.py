@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
 import pydantic
 import pytest
 from core_support import eventually, simulated
 
-from sora_async import Job, JobStatus
+from sora_async import APIConnectionError, Job, JobStatus
 from sora_async._metrics import Recorder
 from sora_async.testing import ManualClock, simulated_client, simulator_of
 
@@ -103,3 +104,58 @@ async def test_detection_delay(
     stats = recorder.detection_delay.stats()
     assert stats.count == 1
     assert stats.max == pytest.approx(expected, abs=0.5)
+
+
+class _OrderSink:
+    """A sink that writes down what happens to one call's span, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def attach(self, recorder: Any) -> None: ...
+
+    def request_span(self, recorder: Any, kind: str, method: str) -> Any:
+        events = self.events
+
+        class Span:
+            def __enter__(self) -> str:
+                events.append(f"span {kind} {method}")
+                return "live"
+
+            def __exit__(self, *exc: object) -> None:
+                events.append(f"end {exc[0].__name__ if exc[0] else 'ok'}")
+
+        return Span()
+
+    def requested(self, recorder: Any, kind: str, outcome: dict[str, Any]) -> None:
+        shown = outcome.get("status_code", outcome.get("error_type"))
+        self.events.append(f"requested {kind} {shown} in {outcome['span']}")
+
+    def counted(self, recorder: Any, name: str) -> None: ...
+
+    def timed(self, recorder: Any, name: str, seconds: float) -> None: ...
+
+
+def test_a_recorded_call_is_tagged_before_its_span_ends_and_its_error_goes_on() -> None:
+    recorder = Recorder("codefast", "api.example")
+    sink = _OrderSink()
+    recorder.use(sink)
+    with recorder.request("read", "GET") as call:
+        call.status_code = 200
+    with pytest.raises(APIConnectionError), recorder.request("submit", "POST"):
+        raise APIConnectionError("reset")
+    with pytest.raises(KeyError), recorder.request("write", "POST"):
+        raise KeyError("x")
+    assert sink.events == [
+        "span read GET",
+        "requested read 200 in live",
+        "end ok",
+        "span submit POST",
+        "requested submit APIConnectionError in live",
+        "end APIConnectionError",
+        "span write POST",
+        "requested write KeyError in live",
+        "end KeyError",
+    ]
+    assert recorder.connection_errors == 1
+    assert recorder.requests == {"submit": 1, "read": 1, "write": 1, "download": 0}

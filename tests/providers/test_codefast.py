@@ -204,6 +204,20 @@ def test_job_ids_are_quoted_into_the_path(provider: CodefastProvider) -> None:
     assert provider.status_request("a/b c").url.raw_path == b"/status/a%2Fb%20c"
 
 
+def test_repeated_polls_share_the_parsed_url_but_not_the_request(
+    provider: CodefastProvider,
+) -> None:
+    # The URL is parsed once per address; each request is still new, so a header set on
+    # one (the key, by the transport) never rides on the next.
+    first = provider.status_request(JOB_ID)
+    first.headers["X-API-Key"] = "sk-1"
+    second = provider.status_request(JOB_ID)
+    assert second is not first and "X-API-Key" not in second.headers
+    assert second.url == first.url
+    provider.base_url = "http://127.0.0.1:9001"
+    assert str(provider.status_request(JOB_ID).url) == f"http://127.0.0.1:9001/status/{JOB_ID}"
+
+
 def test_assumed_paths_and_base_url_are_overridable() -> None:
     provider = CodefastProvider(
         base_url="http://127.0.0.1:9000/", paths={"status": "/jobs/{job_id}", "list": "/v2/list"}
@@ -243,6 +257,31 @@ def test_submit_answer(provider: CodefastProvider, respond: Any) -> None:
     assert (job.model, job.aspect_ratio) == ("sora-2-landscape", "16:9")
     assert job.quota == Quota(daily_limit=20, daily_remaining=18)
     assert provider.quota_from(response, SUBMITTED) == Quota(daily_limit=20, daily_remaining=18)
+
+
+def test_answers_with_the_same_daily_fields_share_one_quota(
+    provider: CodefastProvider, respond: Any
+) -> None:
+    # The client compares each answer's quota with the last by identity first.
+    response = respond(provider.status_request(JOB_ID), json=PROCESSING)
+    quota = provider.quota_from(response, PROCESSING)
+    assert quota is provider.parse_job(PROCESSING).quota
+    assert quota is provider.quota_from(response, dict(PROCESSING))
+    fewer = provider.quota_from(response, {**PROCESSING, "daily_limit_remaining": 17})
+    assert fewer == Quota(daily_limit=20, daily_remaining=17)
+    assert quota == Quota(daily_limit=20, daily_remaining=18)
+
+
+@pytest.mark.parametrize("name", ["X-RateLimit-Remaining", "x-ratelimit-remaining"])
+def test_a_gateways_rate_headers_join_the_daily_fields(
+    provider: CodefastProvider, respond: Any, name: str
+) -> None:
+    headers = {"Server": "gateway", name: "7", "X-RATELIMIT-LIMIT": "60"}
+    response = respond(provider.status_request(JOB_ID), json=PROCESSING, headers=headers)
+    quota = provider.quota_from(response, PROCESSING)
+    assert quota == Quota(daily_limit=20, daily_remaining=18, rate_limit=60, rate_remaining=7)
+    plain = respond(provider.status_request(JOB_ID), json=PROCESSING, headers={"X-Rate": "1"})
+    assert provider.quota_from(plain, PROCESSING) == Quota(daily_limit=20, daily_remaining=18)
 
 
 def test_processing_answer_reads_empty_strings_as_none(provider: CodefastProvider) -> None:

@@ -5,7 +5,9 @@ Each case was found by a probe or the fuzz tests (tests/fuzz) and escaped the So
 
 from __future__ import annotations
 
+import json
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -46,6 +48,33 @@ def test_an_error_status_with_unreadable_json_is_the_status_error(name: str, bod
     assert caught.value.status_code == 503
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"id": "j", "n": [1, 2.5, {"x": null}]}',
+        '{"id": "j\u00e9"}'.encode("utf-16"),
+        '{"id": "j"}'.encode("utf-16-le"),
+        '{"id": "j"}'.encode("utf-32"),
+        b'\xef\xbb\xbf{"id": "j"}',
+        b'{"id": "\\ud800"}',
+        b'{"id": "j"} trailing',
+        b"\xff\xfe\x00",
+        b"",
+    ],
+)
+def test_answers_are_decoded_as_json_loads_decodes_them(content: bytes) -> None:
+    # The readers keep one decoder for all answers; what it reads must not change.
+    from sora_async.providers.base import _loads
+
+    try:
+        expected = json.loads(content)
+    except ValueError as exc:
+        with pytest.raises(type(exc)):
+            _loads(content)
+    else:
+        assert _loads(content) == expected
+
+
 @pytest.mark.parametrize("name", PROVIDERS)
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_non_standard_json_constants_are_refused(name: str, constant: str) -> None:
@@ -70,6 +99,20 @@ def test_an_absurd_unix_time_is_a_parse_error(name: str) -> None:
 def test_parse_timestamp_raises_only_value_error(value: object) -> None:
     with pytest.raises(ValueError, match="not a timestamp"):
         parse_timestamp(value)
+
+
+def test_a_timestamp_read_again_is_the_same_and_a_bad_one_stays_bad() -> None:
+    # Texts are read once and remembered (polls repeat them); refusals are not remembered.
+    for _ in range(2):
+        assert parse_timestamp(" 20.09.2025 03:07:58") == datetime(
+            2025, 9, 20, 3, 7, 58, tzinfo=UTC
+        )
+        assert parse_timestamp("2025-09-20T03:07:58") == datetime(2025, 9, 20, 3, 7, 58, tzinfo=UTC)
+        assert parse_timestamp(1758337678) == datetime(2025, 9, 20, 3, 7, 58, tzinfo=UTC)
+        with pytest.raises(ValueError, match="not a timestamp"):
+            parse_timestamp("32.09.2025 03:07:58")
+        with pytest.raises(ValueError, match="not a timestamp"):
+            parse_timestamp(True)
 
 
 @pytest.mark.parametrize(
