@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -297,22 +297,13 @@ class Transport:
         cleaned = redact(text, self._key)
         return value if cleaned == text else cast(_T, json.loads(cleaned))
 
-    @contextmanager
-    def _transport_errors(self, what: str, *, wire: _Wire | None) -> Iterator[_Failure]:
-        """Map httpx's transport errors onto ours, in one place.
+    def _transport_errors(self, what: str, *, wire: _Wire | None) -> _Failure:
+        """Map httpx's transport errors onto ours, in one place (``with``; see :class:`_Failure`).
 
         The mapped error is held, not raised here: raised later, outside any ``except``, it
         carries no chained httpx exception, whose ``request`` would show the key's header.
         """
-        failure = _Failure()
-        try:
-            yield failure
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # The request never left this machine.
-            failure.error = self._connection_error(exc, what, maybe_submitted=False)
-        except httpx.TransportError as exc:
-            sent = wire is not None and wire.started
-            failure.error = self._connection_error(exc, what, maybe_submitted=sent)
+        return _Failure(self, what, wire)
 
     def _connection_error(
         self, exc: httpx.TransportError, what: str, *, maybe_submitted: bool
@@ -453,9 +444,36 @@ class _Wire:
 
 
 class _Failure:
-    """An httpx failure, mapped, waiting to be raised where nothing chains to it."""
+    """An httpx failure, mapped, waiting to be raised where nothing chains to it.
 
-    error: APIConnectionError | None = None
+    Entered around every request: a class, as a generator context manager cost more.
+    """
+
+    def __init__(self, transport: Transport, what: str, wire: _Wire | None) -> None:
+        self._transport = transport
+        self._what = what
+        self._wire = wire
+        self.error: APIConnectionError | None = None
+
+    def __enter__(self) -> _Failure:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if exc is None:
+            return False
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            sent = False  # the request never left this machine
+        elif isinstance(exc, httpx.TransportError):
+            sent = self._wire is not None and self._wire.started
+        else:
+            return False  # not ours to map: it goes on
+        self.error = self._transport._connection_error(exc, self._what, maybe_submitted=sent)
+        return True
 
     def raise_it(self) -> None:
         if self.error is not None:

@@ -270,7 +270,7 @@ class Provider(ABC):
             ) from None
         return self.base_url + self.paths[name].format(**quoted)
 
-    def get(self, name: str, **params: str) -> httpx.Request:
+    def get_request(self, name: str, **params: str) -> httpx.Request:
         """A GET of a named path (see :meth:`url`).
 
         Polls send the same few URLs over and over: each is parsed once (:func:`_parsed`),

@@ -145,18 +145,18 @@ class CodefastProvider(Provider):
         )
 
     def status_request(self, job_id: str) -> httpx.Request:
-        return self.get("status", job_id=job_id)
+        return self.get_request("status", job_id=job_id)
 
     def list_request(self, *, cursor: str | None = None, limit: int | None = None) -> httpx.Request:
         """All finished videos of the key: codefast has no paging, so both are ignored."""
-        return self.get("list")
+        return self.get_request("list")
 
     def quota_request(self) -> httpx.Request:
         # No quota endpoint, but the list answer carries the daily fields.
         return self.list_request()
 
     def check_key_request(self) -> httpx.Request:
-        return self.get("check_key")
+        return self.get_request("check_key")
 
     # -- responses ----------------------------------------------------------------------------
 

@@ -208,7 +208,7 @@ class OpenAIProvider(Provider):
         raise InvalidRequestError("needs image bytes or a URL", field="image")
 
     def status_request(self, job_id: str) -> httpx.Request:
-        return self.get("status", video_id=job_id)
+        return self.get_request("status", video_id=job_id)
 
     def list_request(self, *, cursor: str | None = None, limit: int | None = None) -> httpx.Request:
         """One page, newest first; ``cursor`` is the previous page's ``next_cursor``."""
@@ -258,7 +258,7 @@ class OpenAIProvider(Provider):
         return httpx.Request("POST", self.url("create_character"), data={"name": name}, files=files)
 
     def character_request(self, character_id: str) -> httpx.Request:
-        return self.get("character", character_id=character_id)
+        return self.get_request("character", character_id=character_id)
 
     def _require_prompt(self, prompt: str) -> None:
         if not prompt.strip():

@@ -193,7 +193,7 @@ class SoravideoProvider(Provider):
         )
 
     def status_request(self, job_id: str) -> httpx.Request:
-        return self.get("status", task_id=job_id)
+        return self.get_request("status", task_id=job_id)
 
     def _image_url(self, image: ImageData) -> str:
         # https, or a URL on this provider's own host: what its /upload handed back.
@@ -217,7 +217,7 @@ class SoravideoProvider(Provider):
         )
 
     def quota_request(self) -> httpx.Request:
-        return self.get("credits")
+        return self.get_request("credits")
 
     def check_key_request(self) -> httpx.Request:
         # No key-check endpoint: the credits call is the cheapest authenticated one.

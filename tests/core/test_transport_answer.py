@@ -8,6 +8,7 @@ import json
 import httpx
 import pytest
 
+from sora_async import APIConnectionError, APITimeoutError
 from sora_async._secrets import Secret
 from sora_async._transport import Caps, Transport
 from sora_async.providers import CodefastProvider
@@ -73,3 +74,41 @@ async def test_the_key_header_is_set_once_whatever_the_request_held() -> None:
     request.headers["X-Api-Key"] = "stale"
     await transport.send(request, submit=False)
     assert seen == [[KEY]]
+
+
+@pytest.mark.parametrize(
+    ("failure", "submit", "maybe_submitted"),
+    [
+        (httpx.ConnectError, True, False),  # never left this machine
+        (httpx.ReadError, False, False),  # not a submit: nothing in doubt
+        (httpx.ReadError, True, True),  # a submit whose bytes may have left
+        (httpx.ReadTimeout, True, True),
+    ],
+)
+async def test_transport_failures_are_typed_and_chain_nothing(
+    failure: type[httpx.TransportError], submit: bool, maybe_submitted: bool
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise failure(f"boom {KEY}", request=request)
+
+    transport = transport_for(httpx.MockTransport(handler))
+    request = CodefastProvider(base_url="https://api.example").status_request("j1")
+    expected = (
+        APITimeoutError if issubclass(failure, httpx.TimeoutException) else APIConnectionError
+    )
+    with pytest.raises(expected) as raised:
+        await transport.send(request, submit=submit)
+    error = raised.value
+    assert type(error) is expected and error.maybe_submitted is maybe_submitted
+    assert error.__cause__ is None and error.__context__ is None
+    assert KEY not in str(error) and failure.__name__ in str(error)
+
+
+async def test_other_failures_go_on_unmapped() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise LookupError("not a transport failure")
+
+    transport = transport_for(httpx.MockTransport(handler))
+    request = CodefastProvider(base_url="https://api.example").status_request("j1")
+    with pytest.raises(LookupError):
+        await transport.send(request, submit=False)
