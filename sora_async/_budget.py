@@ -155,9 +155,17 @@ class _LocalWindow:
         return 0.0
 
     def record(self, seq: int, now: float) -> None:
-        self._dated[seq] = now
-        if self.limit and len(self._dated) > 4 * self.limit:
-            del self._dated[next(iter(self._dated))]
+        dated = self._dated
+        dated[seq] = now
+        # Forget from the oldest sent: what has left the window, and beyond four limits'
+        # worth. Without a limit (none published, none heard yet) only the window's worth
+        # is kept: a client polling for days would otherwise keep every request.
+        horizon = now - with_margin(self.window)
+        while dated:
+            first = next(iter(dated))
+            if dated[first] > horizon and not (self.limit and len(dated) > 4 * self.limit):
+                break
+            del dated[first]
 
     def answered(self, seq: int, now: float) -> None:
         if seq in self._dated:

@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from sora_async import AsyncSoraClient, Limits, Quota
-from sora_async._budget import RequestBudget
+from sora_async._budget import RequestBudget, with_margin
 from sora_async.providers.base import ProviderLimits
 from sora_async.testing import ManualClock
 
@@ -251,3 +251,18 @@ async def test_a_cancelled_caller_is_not_admitted_even_with_nothing_to_wait_for(
         await budget.admit()
     assert scope.cancelled_caught
     assert await budget.admit() == 2  # the cancelled call took no number
+
+
+async def test_without_a_published_rate_limit_the_window_keeps_only_its_own_worth() -> None:
+    # codefast publishes no rate limit: the window still dates each request (a limit may be
+    # heard later), but a client polling all day must not keep every one it ever sent.
+    clock = ManualClock()
+    budget = virtual_budget(clock, limits=ProviderLimits(daily_limit=20))
+    window = budget._rate.prior
+    for _ in range(3000):  # 10 a second for 300 s, each answered at once
+        budget._rate.answered(await budget.admit())
+        clock.advance(0.1)
+    # What the last window (with its margin) holds, and nothing older.
+    horizon = clock() - 0.1 - with_margin(window.window)
+    assert window._dated and min(window._dated.values()) > horizon
+    assert len(window._dated) <= 10 * with_margin(window.window) + 1
