@@ -34,7 +34,8 @@ class Postgres:
     def __init__(self) -> None:
         # A short path: its unix socket lives in this folder (a 108-byte limit).
         self.pgdata = tempfile.mkdtemp(prefix="sora-pg-", dir="/tmp")
-        self._server: Any = pgserver.get_server(self.pgdata, cleanup_mode="delete")
+        # Stopped by close(): killed, its folder deleted (nothing to write back first).
+        self._server: Any = pgserver.get_server(self.pgdata, cleanup_mode=None)
         # A throwaway server: no statement waits for the disk (no test restarts it to read
         # what it kept), so that the workers' every commit is not an fsync.
         with psycopg.connect(self._server.get_uri(), autocommit=True) as db:
@@ -52,17 +53,32 @@ class Postgres:
 
     def kill(self) -> None:
         """SIGKILL the postmaster and every backend: the server is gone, mid-statement."""
-        master = psutil.Process(self._server.get_pid())
-        for process in [*master.children(recursive=True), master]:
+        try:
+            master = psutil.Process(self._server.get_pid())
+        except psutil.NoSuchProcess:
+            return  # killed already
+        processes = [*master.children(recursive=True), master]
+        for process in processes:
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.send_signal(signal.SIGKILL)
-        psutil.wait_procs([master], timeout=10)
+        # Dead once each is gone or a zombie (its sockets closed): not reaped by us, the
+        # postmaster (pg_ctl's daemon) waits for init to reap it.
+        deadline = time.monotonic() + 10
+        while not all(map(_dead, processes)):
+            assert time.monotonic() < deadline, "PostgreSQL outlived SIGKILL"
+            time.sleep(0.01)
 
     def close(self) -> None:
-        self.kill()  # its folder is deleted: nothing to write back first
-        with contextlib.suppress(Exception):  # a killed server cannot be stopped cleanly
-            self._server.cleanup()
+        self.kill()
+        self._server.cleanup()  # pgserver's own records of it only (cleanup_mode=None)
         shutil.rmtree(self.pgdata, ignore_errors=True)
+
+
+def _dead(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 @dataclass
