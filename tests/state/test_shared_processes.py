@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import batch_worker
 import httpx
 from state_support import (
     HERE,
@@ -75,7 +76,8 @@ def test_four_uvicorn_workers_share_one_keys_limits(redis: RedisServer) -> None:
 
 
 def test_two_processes_spend_a_daily_limit_of_25_exactly(redis: RedisServer) -> None:
-    with simulator_process("codefast", "--daily-limit", "25") as sim_url:
+    scale = ("--time-scale", str(batch_worker.SCALE))
+    with simulator_process("codefast", "--daily-limit", "25", *scale) as sim_url:
         worker = [sys.executable, str(HERE / "batch_worker.py"), sim_url, redis.url]
         runs = [subprocess.Popen([*worker, "a", "20"], stdout=subprocess.PIPE, text=True)]
         runs.append(subprocess.Popen([*worker, "b", "20"], stdout=subprocess.PIPE, text=True))
