@@ -178,6 +178,30 @@ def uvicorn_app(app: str, *, workers: int, env: dict[str, str]) -> Iterator[str]
         yield origin
 
 
+@contextmanager
+def simulator_and_app(
+    provider: str, app: str, *, workers: int, env: dict[str, str]
+) -> Iterator[tuple[str, str]]:
+    """The simulator and ``uvicorn app --workers N`` started at once (the app's env gets
+    ``SIM_URL``: the clients reach the simulator only once a request comes); yields the
+    simulator's base URL and the app's origin, both ready."""
+    from sora_async.simulator import Simulator
+
+    path = httpx.URL(Simulator(provider=provider).base_url).path.rstrip("/")
+    sim_url = f"http://127.0.0.1:{free_port()}{path}"
+    port = str(httpx.URL(sim_url).port)
+    command = [sys.executable, "-m", "sora_async.simulator", "--provider", provider]
+    command += ["--port", port, "--time-scale", str(TIME_SCALE)]
+    with (
+        _process(command) as simulator,
+        uvicorn_app(app, workers=workers, env={**env, "SIM_URL": sim_url}) as origin,
+    ):
+        ready = _ready_url(simulator, r"ready at (\S+)")
+        assert ready == sim_url, (ready, sim_url)
+        _drain(simulator)
+        yield sim_url, origin
+
+
 def _drain(process: Any) -> None:
     """Read what a process still prints, so that a full pipe never blocks it."""
     import threading

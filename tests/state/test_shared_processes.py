@@ -18,8 +18,8 @@ from state_support import (
     RedisServer,
     counters,
     quiet_counters,
+    simulator_and_app,
     simulator_process,
-    uvicorn_app,
 )
 
 #: The single-worker run's request count that issue 10 measured (12 videos, soravideo).
@@ -49,14 +49,14 @@ def _all_done(sim_url: str) -> bool:
 
 
 def serve_and_post(workers: int, shared_state: str | None) -> tuple[list[int], dict[str, Any]]:
-    with simulator_process("soravideo") as sim_url:
-        env = {"SIM_URL": sim_url, "SIM_PROVIDER": "soravideo"}
-        env |= {"SIM_TIME_SCALE": str(TIME_SCALE), "SORA_SHARED_STATE": shared_state or ""}
-        with uvicorn_app("multiworker_app:app", workers=workers, env=env) as origin:
-            statuses = post_twelve(origin)
-            wait_all_completed(sim_url, statuses.count(202))
-            # Every worker sees its last jobs end, then the simulator goes quiet.
-            return statuses, quiet_counters(sim_url, settle=60 * TIME_SCALE)
+    env = {"SIM_PROVIDER": "soravideo", "SIM_TIME_SCALE": str(TIME_SCALE)}
+    env |= {"SORA_SHARED_STATE": shared_state or ""}
+    app = "multiworker_app:app"
+    with simulator_and_app("soravideo", app, workers=workers, env=env) as (sim_url, origin):
+        statuses = post_twelve(origin)
+        wait_all_completed(sim_url, statuses.count(202))
+        # Every worker sees its last jobs end, then the simulator goes quiet.
+        return statuses, quiet_counters(sim_url, settle=60 * TIME_SCALE)
 
 
 def test_four_uvicorn_workers_share_one_keys_limits(redis: RedisServer) -> None:
