@@ -3,6 +3,7 @@ uvicorn apps as their own processes (a plain module: tests/state is on sys.path)
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -125,14 +126,21 @@ def _process(command: Sequence[str], env: dict[str, str] | None = None) -> Itera
                 process.wait(10)
 
 
+@functools.cache
+def http() -> httpx.Client:
+    """One client for the tests' looks at the servers: a new one each time costs a CPU's
+    tenth of a second (its TLS context), taken from the processes the tests watch."""
+    return httpx.Client(timeout=120)
+
+
 def counters(base_url: str) -> dict[str, Any]:
     origin = httpx.URL(base_url).copy_with(path="/_sim/counters")
-    answer: dict[str, Any] = httpx.get(origin).json()
+    answer: dict[str, Any] = http().get(origin).json()
     return answer
 
 
 def sim_jobs(base_url: str) -> list[dict[str, Any]]:
-    answer: Any = httpx.get(httpx.URL(base_url).copy_with(path="/_sim/jobs")).json()
+    answer: Any = http().get(httpx.URL(base_url).copy_with(path="/_sim/jobs")).json()
     return list(answer["jobs"] if isinstance(answer, dict) else answer)
 
 

@@ -11,6 +11,8 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 from pg_support import PROMPTS, Postgres, finish, postgres_server, prompt_file, workers
-from state_support import RedisServer, counters, sim_jobs, simulator_process
+from state_support import RedisServer, counters, http, sim_jobs, simulator_process
 
 SEED = int(os.environ.get("SORA_TEST_SEED", "20261202"))
 
@@ -72,24 +74,22 @@ def test_three_workers_share_one_prompt_file(
     )
 
 
-def in_flight(journal: str, pid: int) -> list[str]:
+def in_flight(db: psycopg.Connection[Any], pid: int) -> list[str]:
     """This worker's submits on the wire: intents with no job id yet."""
-    with psycopg.connect(journal) as db:
-        rows = db.execute(
-            "SELECT p.prompt FROM sora_prompts p JOIN sora_workers w ON w.id = p.owner "
-            "WHERE w.pid = %s AND p.state = 'intent'",
-            (pid,),
-        ).fetchall()
+    rows = db.execute(
+        "SELECT p.prompt FROM sora_prompts p JOIN sora_workers w ON w.id = p.owner "
+        "WHERE w.pid = %s AND p.state = 'intent'",
+        (pid,),
+    ).fetchall()
     return [row[0] for row in rows]
 
 
-def joined(journal: str) -> int:
+def joined(db: psycopg.Connection[Any]) -> int:
     """How many workers have opened the journal."""
-    with psycopg.connect(journal) as db:
-        try:
-            row = db.execute("SELECT count(*) FROM sora_workers").fetchone()
-        except psycopg.errors.UndefinedTable:
-            return 0
+    try:
+        row = db.execute("SELECT count(*) FROM sora_workers").fetchone()
+    except psycopg.errors.UndefinedTable:
+        return 0
     return int(row[0]) if row else 0
 
 
@@ -109,7 +109,7 @@ def test_a_worker_killed_is_taken_over(
         # whose answer it never reads (the server makes the video all the same).
         inject = httpx.URL(sim_url).copy_with(path="/_sim/inject")
         slow = {"kind": "slow", "route": "submit", "times": count, "seconds": 0.5 / float(scale)}
-        httpx.post(inject, json=slow).raise_for_status()
+        http().post(inject, json=slow).raise_for_status()
         with workers(
             3,
             sim_url=sim_url,
@@ -120,10 +120,12 @@ def test_a_worker_killed_is_taken_over(
             prompts=count,
         ) as run:
             wait_for(lambda: counters(sim_url)["submits"] >= at)
-            wait_for(lambda: in_flight(pg_url, run[0].process.pid))
-            run[0].process.kill()
-            run[0].process.wait(10)
-            doubted = in_flight(pg_url, run[0].process.pid)
+            # One connection for the looks (not a server process forked for each).
+            with psycopg.connect(pg_url, autocommit=True) as db:
+                wait_for(lambda: in_flight(db, run[0].process.pid))
+                run[0].process.kill()
+                run[0].process.wait(10)
+                doubted = in_flight(db, run[0].process.pid)
             results = [finish(worker) for worker in run[1:]]
         seen = counters(sim_url)
         prompts = submitted_prompts(sim_url)
@@ -152,12 +154,17 @@ def _in_doubt(line: dict[str, Any]) -> bool:
 
 
 def test_the_journal_server_killed_mid_run(redis: RedisServer, tmp_path: Path) -> None:
-    with postgres_server() as postgres, simulator_process("openai") as sim_url:
+    with ExitStack() as stack:
+        with ThreadPoolExecutor(1) as pool:  # a server of its own, started as the simulator
+            starting = pool.submit(stack.enter_context, postgres_server())
+            sim_url = stack.enter_context(simulator_process("openai"))
+            postgres = starting.result()
         journal = postgres.database()
         with workers(
             3, sim_url=sim_url, journal=journal, shared_state=redis.url, folder=tmp_path
         ) as run:
-            wait_for(lambda: joined(journal) == 3)  # every worker is in the run
+            with psycopg.connect(journal, autocommit=True) as db:  # one for every look
+                wait_for(lambda: joined(db) == 3)  # every worker is in the run
             wait_for(lambda: counters(sim_url)["submits"] >= 10)
             postgres.kill()
             results = [finish(worker) for worker in run]

@@ -18,6 +18,7 @@ from state_support import (
     RedisServer,
     counters,
     quiet_counters,
+    sim_jobs,
     simulator_and_app,
     simulator_process,
 )
@@ -28,10 +29,12 @@ ISSUE_SINGLE_WORKER = 49
 
 def post_twelve(origin: str) -> list[int]:
     def post(n: int) -> int:
-        answer = httpx.post(f"{origin}/videos", json={"prompt": f"video {n}"}, timeout=120)
+        answer = client.post(f"{origin}/videos", json={"prompt": f"video {n}"})
         return answer.status_code
 
-    with ThreadPoolExecutor(12) as pool:
+    # A connection per request (none kept): the kernel spreads them over the workers.
+    no_keepalive = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(timeout=120, limits=no_keepalive) as client, ThreadPoolExecutor(12) as pool:
         return list(pool.map(post, range(12)))
 
 
@@ -43,9 +46,7 @@ def wait_all_completed(sim_url: str, count: int) -> None:
 
 
 def _all_done(sim_url: str) -> bool:
-    answer: Any = httpx.get(httpx.URL(sim_url).copy_with(path="/_sim/jobs")).json()
-    jobs = answer["jobs"] if isinstance(answer, dict) else answer
-    return all(job["status"] in ("completed", "failed", "succeeded") for job in jobs)
+    return all(job["status"] in ("completed", "failed", "succeeded") for job in sim_jobs(sim_url))
 
 
 def serve_and_post(workers: int, shared_state: str | None) -> tuple[list[int], dict[str, Any]]:
