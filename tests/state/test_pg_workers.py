@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -21,6 +19,9 @@ import psycopg
 import pytest
 from pg_support import PROMPTS, Postgres, finish, postgres_server, prompt_file, workers
 from state_support import RedisServer, counters, http, sim_jobs, simulator_process
+from typer.testing import CliRunner
+
+from sora_async.cli._app import app
 
 SEED = int(os.environ.get("SORA_TEST_SEED", "20261202"))
 
@@ -180,10 +181,11 @@ def test_the_journal_server_killed_mid_run(redis: RedisServer, tmp_path: Path) -
 
 
 def test_an_unreachable_journal_is_a_usage_error(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "sora_async.cli", "batch", str(prompt_file(tmp_path))]
-    command += ["--simulate", "--journal", "postgresql://me:secret@127.0.0.1:1/none"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2
+    # In this process (the workers above run the same command as processes of their own).
+    args = ["batch", str(prompt_file(tmp_path)), "--simulate"]
+    args += ["--journal", "postgresql://me:secret@127.0.0.1:1/none"]
+    done = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert done.exit_code == 2
     assert done.stderr.startswith(
         "error: cannot reach the PostgreSQL journal postgresql://me@127.0.0.1:1/none: "
     )
