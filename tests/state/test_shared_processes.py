@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import ExitStack
 from typing import Any
 
 import batch_worker
@@ -49,20 +51,30 @@ def _all_done(sim_url: str) -> bool:
     return all(job["status"] in ("completed", "failed", "succeeded") for job in sim_jobs(sim_url))
 
 
-def serve_and_post(workers: int, shared_state: str | None) -> tuple[list[int], dict[str, Any]]:
+def serve(workers: int, shared_state: str | None) -> ContextManager[tuple[str, str]]:
+    """A simulator of its own and ``uvicorn --workers N`` on it."""
     env = {"SIM_PROVIDER": "soravideo", "SIM_TIME_SCALE": str(TIME_SCALE)}
     env |= {"SORA_SHARED_STATE": shared_state or ""}
-    app = "multiworker_app:app"
-    with simulator_and_app("soravideo", app, workers=workers, env=env) as (sim_url, origin):
-        statuses = post_twelve(origin)
-        wait_all_completed(sim_url, statuses.count(202))
-        # Every worker sees its last jobs end, then the simulator goes quiet.
-        return statuses, quiet_counters(sim_url, settle=60 * TIME_SCALE)
+    return simulator_and_app("soravideo", "multiworker_app:app", workers=workers, env=env)
+
+
+def post(sim_url: str, origin: str) -> tuple[list[int], dict[str, Any]]:
+    statuses = post_twelve(origin)
+    wait_all_completed(sim_url, statuses.count(202))
+    # Every worker sees its last jobs end, then the simulator goes quiet.
+    return statuses, quiet_counters(sim_url, settle=60 * TIME_SCALE)
 
 
 def test_four_uvicorn_workers_share_one_keys_limits(redis: RedisServer) -> None:
-    single, alone = serve_and_post(1, None)
-    statuses, shared = serve_and_post(4, redis.url)
+    with ExitStack() as stack:
+        # The single worker's run (the baseline) goes while the four workers start, each app
+        # on a simulator of its own (each counts its own app's requests); the four workers'
+        # run goes alone.
+        with ThreadPoolExecutor(1) as pool:
+            starting = pool.submit(stack.enter_context, serve(4, redis.url))
+            single, alone = post(*stack.enter_context(serve(1, None)))
+            shared_run = starting.result()
+        statuses, shared = post(*shared_run)
     assert single == [202] * 12
     assert statuses == [202] * 12
     assert shared["rate_limited"] == 0
