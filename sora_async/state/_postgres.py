@@ -252,7 +252,8 @@ class PostgresJournal(JournalRows):
     def _claim(self, index: int, request: GenerationRequest, digest: str) -> Recall | None:
         self._open[index] = (digest, None)
         row = self._fetch(
-            f"SELECT *, {_alive('owner')} AS alive FROM sora_prompts "
+            f"SELECT *, {_alive('owner')} AS alive, (SELECT w.lease FROM sora_workers w "
+            "WHERE w.id = owner) AS owners_lease FROM sora_prompts "
             "WHERE idx = %s AND request_hash = %s FOR UPDATE",
             (index, digest),
         ) or self._moved(index, digest)
@@ -267,7 +268,8 @@ class PostgresJournal(JournalRows):
             del self._open[index]  # its line is written: the same line here
             return Recall(item=ended_item(row, index, request))
         if row["owner"] not in (None, self.worker) and row["alive"]:
-            return Recall(elsewhere=functools.partial(self._wait, index, request))
+            owners = row["owners_lease"]
+            return Recall(elsewhere=functools.partial(self._wait, index, request, owners))
         # Free, an earlier run's, or its worker died: ours now, by the rules of a resume.
         outcome = earlier_outcome(row, index, request)
         fields: dict[str, Any] = {"run": self.run, "owner": self.worker, "done": outcome.ended}
@@ -297,20 +299,27 @@ class PostgresJournal(JournalRows):
             self.moved += 1
         return row
 
-    async def _wait(self, index: int, request: GenerationRequest) -> Recall | None:
+    async def _wait(
+        self, index: int, request: GenerationRequest, owners: float | None = None
+    ) -> Recall | None:
         """Until the worker that has this prompt wrote its line, or died.
 
-        One light look per prompt every few seconds (a lease's sixth, at most 2 s), slower
-        while many prompts are waited for, so that the database is never flooded; the claim
-        is taken again only once the look says it is worth it.
+        One light look per prompt every few seconds (a sixth of the shorter of this worker's
+        lease and its owner's, at most 2 s: a worker with a short lease is found dead soon
+        after it lapses), slower while many prompts are waited for, so that the database is
+        never flooded; the claim is taken again only once the look says it is worth it.
         """
         digest = request_hash(request)
+        lease = self.lease if owners is None else min(self.lease, owners)
         self._waiting += 1
         try:
             while True:
-                gap = min(2.0, max(0.05, self.lease / 6)) * max(1.0, self._waiting / _WAITS)
+                gap = min(2.0, max(0.05, lease / 6)) * max(1.0, self._waiting / _WAITS)
                 await anyio.sleep(gap)
-                if not self._ready(index, digest):
+                ready, owners = self._ready(index, digest)
+                if owners is not None:
+                    lease = min(self.lease, owners)
+                if not ready:
                     continue
                 recall = self.recall(index, request)
                 if recall is None or recall.elsewhere is None:
@@ -318,14 +327,18 @@ class PostgresJournal(JournalRows):
         finally:
             self._waiting -= 1
 
-    def _ready(self, index: int, digest: str) -> bool:
-        """Whether a prompt waited for has its line, or its worker died (one statement)."""
+    def _ready(self, index: int, digest: str) -> tuple[bool, float | None]:
+        """Whether a prompt waited for has its line, or its worker died; and that worker's
+        lease (one statement)."""
         row = self._fetch(
-            f"SELECT (run = %s AND done) OR NOT {_alive('owner')} AS ready FROM sora_prompts "
-            "WHERE idx = %s AND request_hash = %s",
+            f"SELECT (run = %s AND done) OR NOT {_alive('owner')} AS ready, "
+            "(SELECT w.lease FROM sora_workers w WHERE w.id = owner) AS lease "
+            "FROM sora_prompts WHERE idx = %s AND request_hash = %s",
             (self.run, index, digest),
         )
-        return row is None or bool(row["ready"])
+        if row is None:
+            return True, None
+        return bool(row["ready"]), row["lease"]
 
     def intent(
         self, index: int, request: GenerationRequest, *, remaining: int | None = None

@@ -10,7 +10,8 @@ import anyio
 
 from sora_async import AsyncSoraClient
 
-SCALE = 0.01
+#: The simulator's time scale (the test starts it so): jobs of 0.15 to 0.45 s.
+SCALE = 0.005
 
 
 async def main(sim_url: str, shared_state: str, name: str, count: int) -> None:

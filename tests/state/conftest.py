@@ -1,5 +1,5 @@
 """Fixtures for the shared-state tests: a real Redis server per test, a real PostgreSQL
-server per test session with a fresh database per test."""
+server per test session with a fresh schema per test."""
 
 from __future__ import annotations
 
@@ -24,5 +24,5 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture
 def pg_url(postgres: Postgres) -> str:
-    """A fresh, empty database on the session's PostgreSQL."""
+    """A fresh, empty schema on the session's PostgreSQL (its URL names it)."""
     return postgres.database()

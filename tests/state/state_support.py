@@ -3,6 +3,7 @@ uvicorn apps as their own processes (a plain module: tests/state is on sys.path)
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -125,14 +126,21 @@ def _process(command: Sequence[str], env: dict[str, str] | None = None) -> Itera
                 process.wait(10)
 
 
+@functools.cache
+def http() -> httpx.Client:
+    """One client for the tests' looks at the servers: a new one each time costs a CPU's
+    tenth of a second (its TLS context), taken from the processes the tests watch."""
+    return httpx.Client(timeout=120)
+
+
 def counters(base_url: str) -> dict[str, Any]:
     origin = httpx.URL(base_url).copy_with(path="/_sim/counters")
-    answer: dict[str, Any] = httpx.get(origin).json()
+    answer: dict[str, Any] = http().get(origin).json()
     return answer
 
 
 def sim_jobs(base_url: str) -> list[dict[str, Any]]:
-    answer: Any = httpx.get(httpx.URL(base_url).copy_with(path="/_sim/jobs")).json()
+    answer: Any = http().get(httpx.URL(base_url).copy_with(path="/_sim/jobs")).json()
     return list(answer["jobs"] if isinstance(answer, dict) else answer)
 
 
@@ -176,6 +184,30 @@ def uvicorn_app(app: str, *, workers: int, env: dict[str, str]) -> Iterator[str]
             ready += "Application startup complete" in line
         _drain(process)
         yield origin
+
+
+@contextmanager
+def simulator_and_app(
+    provider: str, app: str, *, workers: int, env: dict[str, str]
+) -> Iterator[tuple[str, str]]:
+    """The simulator and ``uvicorn app --workers N`` started at once (the app's env gets
+    ``SIM_URL``: the clients reach the simulator only once a request comes); yields the
+    simulator's base URL and the app's origin, both ready."""
+    from sora_async.simulator import Simulator
+
+    path = httpx.URL(Simulator(provider=provider).base_url).path.rstrip("/")
+    sim_url = f"http://127.0.0.1:{free_port()}{path}"
+    port = str(httpx.URL(sim_url).port)
+    command = [sys.executable, "-m", "sora_async.simulator", "--provider", provider]
+    command += ["--port", port, "--time-scale", str(TIME_SCALE)]
+    with (
+        _process(command) as simulator,
+        uvicorn_app(app, workers=workers, env={**env, "SIM_URL": sim_url}) as origin,
+    ):
+        ready = _ready_url(simulator, r"ready at (\S+)")
+        assert ready == sim_url, (ready, sim_url)
+        _drain(simulator)
+        yield sim_url, origin
 
 
 def _drain(process: Any) -> None:

@@ -22,7 +22,10 @@ from sora_async.state._postgres import PostgresJournal, lease_from_env
 TARGET = "openai http://127.0.0.1:9"
 #: Seconds the claims of a worker that dies here outlive it: short, waited for by condition.
 #: A live worker's lease is long, so that a busy machine never makes it look dead.
-LEASE = 1.0
+LEASE = 0.5
+#: A live worker's lease where the other waits for its lines: its sixth is the waiter's
+#: look's gap; its heartbeats (a thread of their own) renew it every third.
+SHORT_LIVE_LEASE = 3.0
 
 
 def request(prompt: str) -> GenerationRequest:
@@ -86,7 +89,8 @@ def test_one_prompt_one_claim(pg_url: str, workers: ExitStack) -> None:
 async def test_a_waiting_worker_gets_the_line_the_owner_wrote(
     pg_url: str, workers: ExitStack
 ) -> None:
-    a, b = worker(workers, pg_url), worker(workers, pg_url)
+    # a's short lease bounds b's looks (a lives on: its line is found, dead or alive).
+    a, b = worker(workers, pg_url, LEASE), worker(workers, pg_url)
     a.recall(0, request("zero"))
     held = b.recall(0, request("zero"))
     assert held is not None and held.elsewhere is not None
@@ -227,7 +231,8 @@ def test_the_lease_from_the_environment() -> None:
 async def test_two_clients_share_one_batch_on_both_backends(pg_url: str) -> None:
     """The batch runner cannot tell the journals apart: two clients in one process (asyncio
     or trio: psycopg is called synchronously) split the prompts, each sees every item."""
-    simulator = Simulator(provider="openai", time_scale=0.002, api_key="sk-one")
+    scale = 0.002
+    simulator = Simulator(provider="openai", time_scale=scale, api_key="sk-one")
     prompts = [f"prompt {i}" for i in range(20)]
 
     async def worker(results: list[BatchResult]) -> None:
@@ -237,8 +242,11 @@ async def test_two_clients_share_one_batch_on_both_backends(pg_url: str) -> None
             base_url=simulator.base_url,
             http_client=httpx.AsyncClient(transport=simulator.transport()),
             allow_insecure_http=True,
+            poll_interval=3.0 * scale,  # the simulator's time, as AsyncSoraClient.simulated
+            max_poll_interval=30.0 * scale,
         )
-        with PostgresJournal(pg_url, target=TARGET) as journal:
+        client.scale_time(scale)
+        with PostgresJournal(pg_url, target=TARGET, lease=SHORT_LIVE_LEASE) as journal:
             async with client:
                 results.append(await client.generate_batch(prompts, journal=journal))
 

@@ -149,8 +149,8 @@ async def test_redis_killed_mid_run_fails_safe_and_loses_no_job(
 ) -> None:
     caplog.set_level(logging.ERROR, logger="sora_async")
     # Three tasks at once and one submit at a time: the fourth submit waits for a slot (a
-    # job's whole run, 0.6 s at least) while Redis is killed, so the kill lands mid-run.
-    with serve_simulator(provider="codefast", time_scale=0.02, workers=1) as server:
+    # job's whole run, 0.3 s at least) while Redis is killed, so the kill lands mid-run.
+    with serve_simulator(provider="codefast", time_scale=0.01, workers=1) as server:
         simulator = server.simulator
 
         async def kill_after_three() -> None:

@@ -23,7 +23,7 @@ def test_a_bad_shared_state_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_two_cli_workers_share_a_daily_limit(redis: RedisServer, tmp_path: Path) -> None:
-    with simulator_process("openai") as sim_url:
+    with simulator_process("openai", "--time-scale", "0.002") as sim_url:
         runs = []
         for name in ("a", "b"):
             prompts = tmp_path / f"{name}.txt"

@@ -8,8 +8,11 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import ExitStack
 from typing import Any
 
+import batch_worker
 import httpx
 from state_support import (
     HERE,
@@ -17,8 +20,9 @@ from state_support import (
     RedisServer,
     counters,
     quiet_counters,
+    sim_jobs,
+    simulator_and_app,
     simulator_process,
-    uvicorn_app,
 )
 
 #: The single-worker run's request count that issue 10 measured (12 videos, soravideo).
@@ -27,10 +31,12 @@ ISSUE_SINGLE_WORKER = 49
 
 def post_twelve(origin: str) -> list[int]:
     def post(n: int) -> int:
-        answer = httpx.post(f"{origin}/videos", json={"prompt": f"video {n}"}, timeout=120)
+        answer = client.post(f"{origin}/videos", json={"prompt": f"video {n}"})
         return answer.status_code
 
-    with ThreadPoolExecutor(12) as pool:
+    # A connection per request (none kept): the kernel spreads them over the workers.
+    no_keepalive = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(timeout=120, limits=no_keepalive) as client, ThreadPoolExecutor(12) as pool:
         return list(pool.map(post, range(12)))
 
 
@@ -42,25 +48,33 @@ def wait_all_completed(sim_url: str, count: int) -> None:
 
 
 def _all_done(sim_url: str) -> bool:
-    answer: Any = httpx.get(httpx.URL(sim_url).copy_with(path="/_sim/jobs")).json()
-    jobs = answer["jobs"] if isinstance(answer, dict) else answer
-    return all(job["status"] in ("completed", "failed", "succeeded") for job in jobs)
+    return all(job["status"] in ("completed", "failed", "succeeded") for job in sim_jobs(sim_url))
 
 
-def serve_and_post(workers: int, shared_state: str | None) -> tuple[list[int], dict[str, Any]]:
-    with simulator_process("soravideo") as sim_url:
-        env = {"SIM_URL": sim_url, "SIM_PROVIDER": "soravideo"}
-        env |= {"SIM_TIME_SCALE": str(TIME_SCALE), "SORA_SHARED_STATE": shared_state or ""}
-        with uvicorn_app("multiworker_app:app", workers=workers, env=env) as origin:
-            statuses = post_twelve(origin)
-            wait_all_completed(sim_url, statuses.count(202))
-            # Every worker sees its last jobs end, then the simulator goes quiet.
-            return statuses, quiet_counters(sim_url, settle=60 * TIME_SCALE)
+def serve(workers: int, shared_state: str | None) -> ContextManager[tuple[str, str]]:
+    """A simulator of its own and ``uvicorn --workers N`` on it."""
+    env = {"SIM_PROVIDER": "soravideo", "SIM_TIME_SCALE": str(TIME_SCALE)}
+    env |= {"SORA_SHARED_STATE": shared_state or ""}
+    return simulator_and_app("soravideo", "multiworker_app:app", workers=workers, env=env)
+
+
+def post(sim_url: str, origin: str) -> tuple[list[int], dict[str, Any]]:
+    statuses = post_twelve(origin)
+    wait_all_completed(sim_url, statuses.count(202))
+    # Every worker sees its last jobs end, then the simulator goes quiet.
+    return statuses, quiet_counters(sim_url, settle=60 * TIME_SCALE)
 
 
 def test_four_uvicorn_workers_share_one_keys_limits(redis: RedisServer) -> None:
-    single, alone = serve_and_post(1, None)
-    statuses, shared = serve_and_post(4, redis.url)
+    with ExitStack() as stack:
+        # The single worker's run (the baseline) goes while the four workers start, each app
+        # on a simulator of its own (each counts its own app's requests); the four workers'
+        # run goes alone.
+        with ThreadPoolExecutor(1) as pool:
+            starting = pool.submit(stack.enter_context, serve(4, redis.url))
+            single, alone = post(*stack.enter_context(serve(1, None)))
+            shared_run = starting.result()
+        statuses, shared = post(*shared_run)
     assert single == [202] * 12
     assert statuses == [202] * 12
     assert shared["rate_limited"] == 0
@@ -75,7 +89,8 @@ def test_four_uvicorn_workers_share_one_keys_limits(redis: RedisServer) -> None:
 
 
 def test_two_processes_spend_a_daily_limit_of_25_exactly(redis: RedisServer) -> None:
-    with simulator_process("codefast", "--daily-limit", "25") as sim_url:
+    scale = ("--time-scale", str(batch_worker.SCALE))
+    with simulator_process("codefast", "--daily-limit", "25", *scale) as sim_url:
         worker = [sys.executable, str(HERE / "batch_worker.py"), sim_url, redis.url]
         runs = [subprocess.Popen([*worker, "a", "20"], stdout=subprocess.PIPE, text=True)]
         runs.append(subprocess.Popen([*worker, "b", "20"], stdout=subprocess.PIPE, text=True))
