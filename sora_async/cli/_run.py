@@ -18,7 +18,6 @@ from .._journal import JournalStore, open_journal, shown_location
 from .._models import BatchItem, GenerationRequest
 from .._requests import make_request
 from ..providers import get_provider
-from ..simulator._state import StateFile
 from ._common import UsageError, cli_words
 from ._connect import Connection
 from ._display import Display, Summary
@@ -103,11 +102,12 @@ def run_batch(
             check_folder(options.download, option="--download")
         journal_path = options.journal_path(simulate=conn.simulate)
         journal = stack.enter_context(open_journal(journal_path or ":memory:", target=conn.target))
-        simulator_state = (
-            StateFile.next_to(journal_path)
-            if isinstance(journal_path, Path) and conn.simulate
-            else None
-        )
+        simulator_state: Path | None = None
+        if isinstance(journal_path, Path) and conn.simulate:
+            # Only a simulated run needs the simulator (a real run does not import it).
+            from ..simulator._state import StateFile
+
+            simulator_state = StateFile.next_to(journal_path)
         run = BatchRun(
             client=conn.client(simulator_state=simulator_state),
             journal=journal,

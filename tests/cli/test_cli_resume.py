@@ -42,7 +42,7 @@ def test_sigkill_mid_batch_then_rerun_submits_each_prompt_once(
 ) -> None:
     # Time moves only when the test says: four workers, 60-second jobs (0.6 at this scale).
     clock = ManualClock()
-    _, url = serve(api_key=KEY, time_scale=0.01, clock=clock, service_time=(60.0, 60.0))
+    sim, url = serve(api_key=KEY, time_scale=0.01, clock=clock, service_time=(60.0, 60.0))
     prompts = write_prompts(tmp_path / "prompts.txt", PROMPTS)
     out = tmp_path / "results.jsonl"
     command = [
@@ -54,7 +54,8 @@ def test_sigkill_mid_batch_then_rerun_submits_each_prompt_once(
     first = subprocess.Popen(
         command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    wait_for(lambda: sim_counters(url)["submits"] == PROMPTS, first)
+    # Watched in this process (the server's thread): a poll over HTTP would compete with it.
+    wait_for(lambda: sim.counters.submits == PROMPTS, first)
     clock.advance(0.62)  # the first four jobs end; four more are running, four queued
     wait_for(lambda: results_lines(out) == 4, first)
     first.send_signal(signal.SIGKILL)

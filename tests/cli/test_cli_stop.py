@@ -15,6 +15,7 @@ import httpx
 import pytest
 from cli_helpers import (
     KEY,
+    TIME_SCALE,
     Invoke,
     Serve,
     read_results,
@@ -26,20 +27,12 @@ from cli_helpers import (
 from sora_async.testing import ManualClock
 
 PROMPTS = 12
-# Two seeded SIGKILLs of an 8-prompt run, against a server in its own process.
+# Two seeded SIGKILLs of an 8-prompt run, against a server in its own process, at the
+# time scale of the other command line tests.
 MATRIX = [
-    "--providers",
-    "openai",
-    "codefast",
-    "--kills",
-    "1",
-    "--terms",
-    "0",
-    "--prompts",
-    "8",
-    "--seed",
-    "4",
-]
+    "--providers", "openai", "codefast", "--kills", "1", "--terms", "0", "--prompts", "8",
+    "--seed", "4", "--time-scale", str(TIME_SCALE),
+]  # fmt: skip
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -65,7 +58,7 @@ def test_a_signal_stops_cleanly_with_nothing_in_doubt(
 ) -> None:
     # The clock stands still: every job stays queued, the run is stopped mid-way.
     clock = ManualClock()
-    _, url = serve(api_key=KEY, time_scale=0.01, clock=clock, daily_limit=100)
+    sim, url = serve(api_key=KEY, time_scale=0.01, clock=clock, daily_limit=100)
     write_prompts(tmp_path / "p.txt", PROMPTS)
     command = [
         sys.executable, "-m", "sora_async.cli", "batch", "p.txt", *server_args(url),
@@ -74,7 +67,8 @@ def test_a_signal_stops_cleanly_with_nothing_in_doubt(
     first = subprocess.Popen(
         command, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    wait_for(lambda: submits(url) >= 5, first)
+    # Watched in this process (the server's thread): a poll over HTTP would compete with it.
+    wait_for(lambda: sim.counters.submits >= 5, first)
     first.send_signal(signum)
     _, stderr = first.communicate(timeout=30)
 
@@ -87,7 +81,7 @@ def test_a_signal_stops_cleanly_with_nothing_in_doubt(
     again = subprocess.Popen(
         command, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    wait_for(lambda: submits(url) == PROMPTS, again)
+    wait_for(lambda: sim.counters.submits == PROMPTS, again)
     clock.advance(100)  # every job ends
     stdout, stderr = again.communicate(timeout=60)
     assert again.returncode == 0, stdout + stderr

@@ -40,23 +40,45 @@ def start(*args: str, **env: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # a process group: stopped whole, forked children too
     )
 
 
 SCRIPTS = ["basic.py", "bulk.py", "image_to_video.py", "fastapi_app.py", "prometheus_metrics.py"]
+# The pytest runs need none of hypothesis (its plugin alone takes seconds to import).
+PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
 
 
 @dataclass(frozen=True)
 class Runs:
-    """The example processes of this module, and where the bulk run writes its results."""
+    """The example runs of this module, and where the bulk run writes its results.
 
+    The scripts run as ``python examples/<script> ...`` would, each in its own process,
+    forked by ``example_runner.py`` (one interpreter start for all); the pytest runs are
+    processes of their own.
+    """
+
+    scripts: subprocess.Popen[str]
+    output: Path
     processes: dict[str, subprocess.Popen[str]]
     bulk_results: Path
 
     def finish(self, name: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        process = self.processes[name]
-        out, err = process.communicate(timeout=timeout)
-        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+        if name in self.processes:
+            process = self.processes[name]
+            out, err = process.communicate(timeout=timeout)
+            return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+        codes_json, runner_err = self.scripts.communicate(timeout=timeout)
+        assert self.scripts.returncode == 0, runner_err
+        code = json.loads(codes_json)[name]
+        out, err = ((self.output / f"{name}{end}").read_text("utf-8") for end in (".out", ".err"))
+        return subprocess.CompletedProcess(name, code, out, err)
+
+    def stop(self) -> None:
+        for process in [*self.processes.values(), self.scripts]:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)  # the runner's children too
+            process.communicate()
 
 
 @pytest.fixture(scope="module")
@@ -71,26 +93,34 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         # Each page's blocks, in order, make one module: a failure names its page.
         module = docs / f"test_doc_{page.removesuffix('.md')}.py"
         module.write_text("\n\n".join(doc_blocks(page)), encoding="utf-8")
-    processes = {
-        "basic": start("examples/basic.py", "--simulate"),
-        "bulk": start("examples/bulk.py", SORA_SIMULATE="1"),
-        "bulk-file": start("examples/bulk.py", str(prompts), "--out", str(results), "--simulate"),
-        "image": start("examples/image_to_video.py", "--simulate"),
-        "image-openai": start("examples/image_to_video.py", "--simulate", "--provider", "openai"),
-        "quickstart": start("examples/quickstart.py"),
-        "my-tests": start(
-            "-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/test_my_app.py"
-        ),
-        "docs": start(
-            "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(docs), str(docs)
-        ),
-        **{f"no-key {script}": start(f"examples/{script}") for script in SCRIPTS},
+    scripts = {
+        "basic": ["examples/basic.py", "--simulate"],
+        "bulk": ["examples/bulk.py"],  # with SORA_SIMULATE=1
+        "bulk-file": ["examples/bulk.py", str(prompts), "--out", str(results), "--simulate"],
+        "image": ["examples/image_to_video.py", "--simulate"],
+        "image-openai": ["examples/image_to_video.py", "--simulate", "--provider", "openai"],
+        "quickstart": ["examples/quickstart.py"],
+        **{f"no-key {script}": [f"examples/{script}"] for script in SCRIPTS},
     }
-    yield Runs(processes, results)
-    for process in processes.values():
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+    output = tmp_path_factory.mktemp("scripts")
+    spec = output / "runs.json"
+    spec.write_text(
+        json.dumps(
+            {
+                name: {"argv": argv, "env": {"SORA_SIMULATE": "1"} if name == "bulk" else {}}
+                for name, argv in scripts.items()
+            }
+        ),
+        encoding="utf-8",
+    )
+    processes = {
+        "my-tests": start(*PYTEST, "examples/test_my_app.py"),
+        "docs": start(*PYTEST, "--rootdir", str(docs), str(docs)),
+    }
+    runner = start(str(Path(__file__).with_name("example_runner.py")), str(spec), str(output))
+    run = Runs(runner, output, processes, results)
+    yield run
+    run.stop()
 
 
 @pytest.mark.parametrize(
