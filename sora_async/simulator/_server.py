@@ -90,10 +90,7 @@ def listen(port: int) -> socket.socket:
     ...     sock.getsockname()[1] > 0
     True
     """
-    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose ``proto`` says
-    # TCP, and an accepted socket inherits the listener's 0. Without it every answer after
-    # a connection's first waited out Nagle against delayed ACKs: about 40 ms a request.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         if sys.platform != "win32":  # as uvicorn does: a restart need not wait out TIME_WAIT
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
