@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import functools
 import heapq
 import json
 import random
@@ -92,14 +93,7 @@ class Fake:
             {"id": f"old-{i:06d}", "created": self.born - 3600 - 60 * i}
             for i in range(self.history)
         ]
-        self._codefast_old = [
-            {
-                "job_id": v["id"],
-                "video_url": f"https://cdn.fake/{v['id']}.mp4",
-                "created_at": _day_first(v["created"]),
-            }
-            for v in self.old
-        ]
+        self._codefast_old = _codefast_old(self.born, self.history)
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -338,6 +332,21 @@ class Fake:
         }
 
 
+@functools.lru_cache(maxsize=4)
+def _codefast_old(born: float, history: int) -> list[dict[str, str]]:
+    """codefast's listing of the ``history`` old videos (read only; shared by every fake
+    born at the same instant, as ``replay.py``'s runs on virtual time all are)."""
+    return [
+        {
+            "job_id": f"old-{i:06d}",
+            "video_url": f"https://cdn.fake/old-{i:06d}.mp4",
+            "created_at": _day_first(born - 3600 - 60 * i),
+        }
+        for i in range(history)
+    ]
+
+
+@functools.lru_cache(maxsize=100_000)
 def _day_first(unix: float) -> str:
     return datetime.fromtimestamp(unix, tz=UTC).strftime("%d.%m.%Y %H:%M:%S")
 

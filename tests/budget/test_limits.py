@@ -70,7 +70,7 @@ async def test_a_higher_tier_replaces_the_published_prior() -> None:
 
 async def test_own_concurrent_tasks_cap_the_active_jobs() -> None:
     async with simulated_client(
-        provider="openai", limits=Limits(concurrent_tasks=2), seed=3
+        provider="openai", time_scale=0.002, limits=Limits(concurrent_tasks=2), seed=3
     ) as client:
         result = await client.generate_batch([f"prompt {i}" for i in range(6)])
         assert len(result.completed) == 6
@@ -79,7 +79,9 @@ async def test_own_concurrent_tasks_cap_the_active_jobs() -> None:
 
 
 async def test_own_daily_limit_skips_the_rest_before_sending() -> None:
-    async with simulated_client(provider="openai", limits=Limits(daily_limit=3)) as client:
+    async with simulated_client(
+        provider="openai", time_scale=0.002, limits=Limits(daily_limit=3)
+    ) as client:
         result = await client.generate_batch([f"prompt {i}" for i in range(5)])
         assert client.simulator is not None
         assert client.simulator.counters.submits == 3
@@ -102,8 +104,10 @@ async def test_own_rate_limit_on_a_provider_that_publishes_none() -> None:
     async with simulated_client(
         provider="codefast", limits=Limits(rate_limit=3, rate_window=1000.0)
     ) as client:
-        with anyio.move_on_after(1.0) as scope:  # a guard, not a measurement
-            for _ in range(4):
-                await client.check_key()
+        for _ in range(3):
+            await client.check_key()
+        assert client.requests_sent == 3
+        with anyio.move_on_after(0.5) as scope:  # a guard on the fourth, not a measurement
+            await client.check_key()
         assert scope.cancelled_caught
         assert client.requests_sent == 3

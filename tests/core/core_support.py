@@ -13,11 +13,15 @@ from sora_async.simulator import Simulator
 
 PROVIDERS = ("codefast", "soravideo", "openai")
 FAST = 0.002  # a 60 s video takes 0.12 s
+#: Jobs of 10-30 sim s (the simulator's default is 30-90): still several poll intervals
+#: (3 sim s at first), a third of the real time per batch.
+SHORT_JOBS = (10.0, 30.0)
 
 
 def simulated(provider: str = "codefast", **settings: Any) -> AsyncSoraClient:
     settings.setdefault("time_scale", FAST)
     settings.setdefault("seed", 3)
+    settings.setdefault("service_time", SHORT_JOBS)
     return AsyncSoraClient.simulated(provider=provider, **settings)
 
 

@@ -21,7 +21,7 @@ _WARNED = re.compile(r"the batch ended early: prompt (\d+) is job (\S+) on the s
 
 def slow_client() -> AsyncSoraClient:
     # 30-90 sim seconds a job at 0.01: the batch is still busy when the caller leaves.
-    return simulated("openai", time_scale=0.01)
+    return simulated("openai", time_scale=0.01, service_time=(30.0, 90.0))
 
 
 def warned(caplog: pytest.LogCaptureFixture) -> dict[int, str]:

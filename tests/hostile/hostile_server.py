@@ -13,7 +13,9 @@ import functools
 import gzip
 import json
 import socket
+import struct
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -220,8 +222,29 @@ def serve(handler: Handler, *, host: str = "127.0.0.1") -> Iterator[HostileServe
 
 @functools.cache
 def gzip_bomb(decoded_size: int, *, layers: int = 1) -> bytes:
-    """``decoded_size`` zero bytes, gzipped ``layers`` times (about 1000:1 a layer)."""
-    data = gzip.compress(b"\0" * decoded_size, compresslevel=9)
-    for _ in range(layers - 1):
-        data = gzip.compress(data, compresslevel=9)
-    return data
+    """``decoded_size`` zero bytes, gzipped ``layers`` times (about 1000:1 a layer).
+
+    Built without compressing ``decoded_size`` bytes (0.75 s for 64 MiB): each MiB of zeros
+    is deflated after a full flush, which forgets everything before it, so every MiB but
+    the first and the last deflates to the same bytes; those are repeated. Gzip's trailer
+    is the CRC-32 and the length of the zeros.
+    """
+    if layers > 1:
+        return gzip.compress(gzip_bomb(decoded_size, layers=layers - 1), compresslevel=9)
+    step = 1 << 20
+    whole, rest = divmod(decoded_size, step)
+    zeros = bytes(step)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    parts, middle = [], b""
+    for i in range(whole):
+        if 1 <= i < whole - 1 and middle:
+            parts.append(middle)
+            continue
+        part = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+        if i == 1:
+            middle = part
+        parts.append(part)
+    parts.append(deflate.compress(bytes(rest)) + deflate.flush())
+    crc = zlib.crc32(bytes(decoded_size))
+    trailer = struct.pack("<II", crc, decoded_size & 0xFFFFFFFF)
+    return gzip.compress(b"")[:10] + b"".join(parts) + trailer

@@ -41,13 +41,13 @@ def drip(reply: Reply) -> None:
     reply.head(200, [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")])
     while True:
         reply.chunk(b" ")
-        reply.pause(0.2)
+        reply.pause(0.05)
 
 
 def drip_the_head(reply: Reply) -> None:
     for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 10_000:
         reply.send(bytes([byte]))
-        reply.pause(0.2)
+        reply.pause(0.05)
 
 
 def completed(origin: str) -> Job:
@@ -152,8 +152,8 @@ async def test_a_gzipped_answer_is_read(provider: str) -> None:
 @pytest.mark.parametrize("handler", [drip, drip_the_head])
 async def test_a_drip_ends_at_the_deadline(handler: object) -> None:
     with serve(handler) as server:  # type: ignore[arg-type]
-        async with client_for(server.origin, timeout=0.5) as client:
-            with bounded(), pytest.raises(APITimeoutError, match=r"within 0\.5 s"):
+        async with client_for(server.origin, timeout=0.25) as client:
+            with bounded(), pytest.raises(APITimeoutError, match=r"within 0\.25 s"):
                 await client.get_job("j1")
 
 
@@ -199,10 +199,10 @@ async def test_a_dripping_download_is_cut_off_and_leaves_nothing(tmp_path: Path)
         reply.head(200, [("Content-Type", "video/mp4"), ("Content-Length", "100000")])
         while True:
             reply.send(b"v")
-            reply.pause(0.2)
+            reply.pause(0.05)
 
     with serve(handler) as server:
-        async with client_for(server.origin, timeout=0.5) as client:
+        async with client_for(server.origin, timeout=0.25) as client:
             with bounded(), pytest.raises(APITimeoutError, match="too slow"):
                 await client.download(completed(server.origin), tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -216,9 +216,10 @@ async def test_a_download_past_its_total_time_is_cut_off(tmp_path: Path) -> None
             reply.pause(0.01)
 
     with serve(handler) as server:
-        options = {"timeout": 0.5, "download_timeout": 0.5}
+        # The whole download's limit ends before the first pace window could.
+        options = {"timeout": 0.5, "download_timeout": 0.25}
         async with client_for(server.origin, **options) as client:
-            with bounded(), pytest.raises(APITimeoutError, match=r"longer than 0\.5 s"):
+            with bounded(), pytest.raises(APITimeoutError, match=r"longer than 0\.25 s"):
                 await client.download(completed(server.origin), tmp_path)
     assert list(tmp_path.iterdir()) == []
 

@@ -86,7 +86,9 @@ ECHOES: dict[str, Callable[[Reply], None]] = {
     "in an html page": lambda reply: reply.body(
         500, f"<html><body><pre>X-API-Key: {sent_key(reply)}</pre></body></html>".encode()
     ),
-    "at a cut": lambda reply: json_body(400, "x" * 1990 + "{key}" + "y" * 5_000_000)(reply),
+    # The key across the message's cut (2000 characters), in a body more than ten times longer than
+    # the most of one an error keeps (16 KiB).
+    "at a cut": lambda reply: json_body(400, "x" * 1990 + "{key}" + "y" * 200_000)(reply),
     "in a redirect": lambda reply: reply.head(
         302, [("Location", f"/login/{sent_key(reply)}"), ("Content-Length", "0")]
     ),

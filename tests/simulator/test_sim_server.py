@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import runpy
 import select
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -55,7 +58,7 @@ def test_network_faults_over_a_socket() -> None:
             http.post("/generate", json={"prompt": "x"})
         (job,) = sim.jobs()
         with pytest.raises(httpx.ReadTimeout):
-            http.get(f"/status/{job.id}", timeout=0.3)
+            http.get(f"/status/{job.id}", timeout=0.1)
         assert http.get(f"/status/{job.id}").json()["status"] == "queued"
         began = time.monotonic()
     assert time.monotonic() - began < 5  # the hung request did not keep the server up
@@ -112,22 +115,38 @@ def test_module_entry_point(provider: str, stop: signal.Signals, prefix: str) ->
     assert out == ""  # nothing after the ready line
 
 
-def _run_module(*args: str, block_uvicorn: bool = False) -> subprocess.CompletedProcess[str]:
-    """``python -m sora_async.simulator ARGS``, run to its end (bad options end it at once)."""
-    # Making uvicorn unimportable (None in sys.modules) stands for an install without it.
-    code = (
-        "import runpy, sys\n"
-        + ("sys.modules['uvicorn'] = None\n" if block_uvicorn else "")
-        + "sys.argv[0] = 'sora_async.simulator'\n"
-        + "runpy.run_module('sora_async.simulator', run_name='__main__', alter_sys=True)\n"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=30
-    )
+@dataclass(frozen=True)
+class Ran:
+    returncode: object
+    stdout: str
+    stderr: str
 
 
-def test_without_uvicorn_it_names_the_extra_in_one_line() -> None:
-    run = _run_module("--port", "0", block_uvicorn=True)
+@pytest.fixture
+def run_module(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Ran]:
+    """``python -m sora_async.simulator ARGS`` run to its end (each case here ends before
+    anything listens), in this process: the same ``__main__`` through runpy, without the
+    second a new interpreter takes to import sora_async. The real
+    process, its signals and its ready line: :func:`test_module_entry_point`."""
+
+    def run(*args: str, block_uvicorn: bool = False) -> Ran:
+        # Making uvicorn unimportable (None in sys.modules) stands for an install without it.
+        if block_uvicorn:
+            monkeypatch.setitem(sys.modules, "uvicorn", None)
+        monkeypatch.setattr(sys, "argv", ["sora_async.simulator", *args])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            runpy.run_module("sora_async.simulator", run_name="__main__", alter_sys=True)
+        out, err = capsys.readouterr()
+        return Ran(exited.value.code, out, err)
+
+    return run
+
+
+def test_without_uvicorn_it_names_the_extra_in_one_line(run_module: Callable[..., Ran]) -> None:
+    run = run_module("--port", "0", block_uvicorn=True)
     assert run.returncode == 2, run.stderr
     assert run.stderr == (
         "python -m sora_async.simulator: error: serving the simulator over HTTP needs "
@@ -136,13 +155,13 @@ def test_without_uvicorn_it_names_the_extra_in_one_line() -> None:
     assert run.stdout == ""
 
 
-def test_a_port_in_use_is_one_line_without_a_traceback() -> None:
+def test_a_port_in_use_is_one_line_without_a_traceback(run_module: Callable[..., Ran]) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
 
-        run = _run_module("--port", str(port))
+        run = run_module("--port", str(port))
 
     assert run.returncode == 2, run.stderr
     assert run.stderr == (
@@ -158,8 +177,10 @@ def test_a_port_in_use_is_one_line_without_a_traceback() -> None:
         (["--port", "99999"], "argument --port: must be a whole number from 0 to 65535"),
     ],
 )
-def test_bad_options_are_one_line_without_a_traceback(options: list[str], error: str) -> None:
-    run = _run_module(*options)
+def test_bad_options_are_one_line_without_a_traceback(
+    options: list[str], error: str, run_module: Callable[..., Ran]
+) -> None:
+    run = run_module(*options)
     assert run.returncode == 2, run.stderr
     [line] = run.stderr.splitlines()
     assert line.startswith(f"python -m sora_async.simulator: error: {error}"), run.stderr
