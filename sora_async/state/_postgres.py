@@ -59,6 +59,8 @@ __all__ = ["DEFAULT_LEASE", "PostgresJournal", "lease_from_env", "psycopg_module
 DEFAULT_LEASE = 30.0
 #: Prompts waited for at once before the looks at each one slow down (the database's load).
 _WAITS = 500
+#: The lease of a prompt's owner, as a column of a statement on ``sora_prompts``.
+_OWNERS_LEASE = "(SELECT w.lease FROM sora_workers w WHERE w.id = owner)"
 _SCHEMA_VERSION = "1"
 # One lock for creating the tables and joining a run (several workers open at once).
 _SETUP_LOCK = 0x50A_A5C
@@ -252,8 +254,8 @@ class PostgresJournal(JournalRows):
     def _claim(self, index: int, request: GenerationRequest, digest: str) -> Recall | None:
         self._open[index] = (digest, None)
         row = self._fetch(
-            f"SELECT *, {_alive('owner')} AS alive, (SELECT w.lease FROM sora_workers w "
-            "WHERE w.id = owner) AS owners_lease FROM sora_prompts "
+            f"SELECT *, {_alive('owner')} AS alive, {_OWNERS_LEASE} AS owners_lease "
+            "FROM sora_prompts "
             "WHERE idx = %s AND request_hash = %s FOR UPDATE",
             (index, digest),
         ) or self._moved(index, digest)
@@ -310,15 +312,14 @@ class PostgresJournal(JournalRows):
         never flooded; the claim is taken again only once the look says it is worth it.
         """
         digest = request_hash(request)
-        lease = self.lease if owners is None else min(self.lease, owners)
         self._waiting += 1
         try:
             while True:
+                lease = self.lease if owners is None else min(self.lease, owners)
                 gap = min(2.0, max(0.05, lease / 6)) * max(1.0, self._waiting / _WAITS)
                 await anyio.sleep(gap)
-                ready, owners = self._ready(index, digest)
-                if owners is not None:
-                    lease = min(self.lease, owners)
+                ready, looked = self._ready(index, digest)
+                owners = owners if looked is None else looked
                 if not ready:
                     continue
                 recall = self.recall(index, request)
@@ -332,8 +333,7 @@ class PostgresJournal(JournalRows):
         lease (one statement)."""
         row = self._fetch(
             f"SELECT (run = %s AND done) OR NOT {_alive('owner')} AS ready, "
-            "(SELECT w.lease FROM sora_workers w WHERE w.id = owner) AS lease "
-            "FROM sora_prompts WHERE idx = %s AND request_hash = %s",
+            f"{_OWNERS_LEASE} AS lease FROM sora_prompts WHERE idx = %s AND request_hash = %s",
             (self.run, index, digest),
         )
         if row is None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from email.parser import BytesParser
 from typing import Any
 
 import httpx
 import pytest
-from tls_once import share_tls_context
 
 Respond = Callable[..., httpx.Response]
 Part = tuple[str | None, str | None, bytes]
@@ -70,11 +69,3 @@ def multipart() -> Callable[[httpx.Request], dict[str, Part]]:
 @pytest.fixture
 def jpeg() -> bytes:
     return JPEG
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_tls_context() -> Iterator[None]:
-    """httpx's CA bundle loaded once, not for every client (see ``tests/tls_once.py``)."""
-    with pytest.MonkeyPatch.context() as patch:
-        share_tls_context(patch)
-        yield

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from tls_once import share_tls_context
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -26,11 +23,3 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_tls_context() -> Iterator[None]:
-    """httpx's CA bundle loaded once, not for every client (see ``tests/tls_once.py``)."""
-    with pytest.MonkeyPatch.context() as patch:
-        share_tls_context(patch)
-        yield
